@@ -1,0 +1,86 @@
+"""powerpost-async: the asyncio-first SDK for the PowerPost API v1.
+
+Example::
+
+    from powerpost_async import PowerPost
+
+    async with PowerPost() as pp:  # POWERPOST_API_KEY / POWERPOST_WORKSPACE_ID
+        created = await pp.generations.create(prompt="We shipped dark mode",
+                                              post_types=["x-post", "linkedin-post"])
+        generation = await pp.generations.wait(created.generation_id)
+        print(generation.outputs)
+"""
+
+from ._aiohttp import AiohttpTransport
+from ._client import PowerPost
+from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    GenerationFailedError,
+    InsufficientCreditsError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    PowerPostError,
+    PowerPostWarning,
+    RateLimitError,
+    ResponseValidationError,
+    UnprocessableEntityError,
+    WaitTimeoutError,
+)
+from ._models import (
+    CreatedGeneration,
+    Credits,
+    Generation,
+    GenerationError,
+    GenerationStatus,
+    GenerationSummary,
+    Page,
+    YouTubeOutput,
+)
+from ._transport import MockTransport, Request, Response, Transport
+from ._version import __version__
+
+__all__ = [
+    "USE_CLIENT_DEFAULT",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AiohttpTransport",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "CreatedGeneration",
+    "Credits",
+    "Generation",
+    "GenerationError",
+    "GenerationFailedError",
+    "GenerationStatus",
+    "GenerationSummary",
+    "InsufficientCreditsError",
+    "InternalServerError",
+    "MockTransport",
+    "NotFoundError",
+    "Page",
+    "PermissionDeniedError",
+    "PowerPost",
+    "PowerPostError",
+    "PowerPostWarning",
+    "RateLimitError",
+    "Request",
+    "Response",
+    "ResponseValidationError",
+    "Transport",
+    "UnprocessableEntityError",
+    "UseClientDefault",
+    "WaitTimeoutError",
+    "YouTubeOutput",
+    "__version__",
+]

@@ -1,0 +1,153 @@
+"""The default transport, on aiohttp."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from yarl import URL
+
+from ._exceptions import APIConnectionError, APITimeoutError, PowerPostError, ResponseValidationError
+from ._transport import Request, Response
+
+__all__ = ["AiohttpTransport"]
+
+DEFAULT_CONNECTION_LIMIT = 100
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
+
+class AiohttpTransport:
+    """Sends requests with an :class:`aiohttp.ClientSession`.
+
+    The session is created lazily, inside the running event loop, on the first request
+    (never at import time or in ``__init__``), and closed by :meth:`aclose`. Pass your own
+    ``session`` to share its connection pool: it is then borrowed, and never closed here.
+
+    Args:
+        session: A session to borrow instead of creating one.
+        connection_limit: Most connections open at once (ignored when borrowing).
+        max_response_bytes: Larger response bodies are refused before being read.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        if connection_limit < 1:
+            raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
+        if max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be at least 1, got {max_response_bytes}")
+        self._session = session
+        self._borrowed = session is not None
+        self._limit = connection_limit
+        self._max_response_bytes = max_response_bytes
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+
+    @property
+    def connection_limit(self) -> int:
+        """How many requests can be in flight at once through this transport."""
+        if self._session is not None and self._borrowed:
+            limit = self._session.connector.limit if self._session.connector else 0
+            return limit or DEFAULT_CONNECTION_LIMIT
+        return self._limit
+
+    def _open(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._closed:
+            raise PowerPostError(
+                "this PowerPost client (its transport) is closed; create a new one, "
+                "e.g. `async with PowerPost() as pp:`"
+            )
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise PowerPostError(
+                "this PowerPost client was first used in another event loop and cannot be "
+                "used from this one: create one client per event loop (for example in your "
+                "app's lifespan or startup hook), not at import time"
+            )
+        session = self._session
+        if session is None:
+            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0)
+            session = self._session = aiohttp.ClientSession(connector=connector)
+        return session
+
+    def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return timeout
+
+    async def send(self, request: Request) -> Response:
+        """Send one request; connection failures become :class:`APIConnectionError`."""
+        session = self._session
+        if session is None or asyncio.get_running_loop() is not self._loop:
+            session = self._open()
+        try:
+            async with session.request(
+                request.method,
+                URL(request.url, encoded=True),
+                headers=request.headers,
+                data=request.content,
+                timeout=self._timeout(request.timeout),
+                allow_redirects=False,  # the key must never follow a redirect elsewhere
+            ) as resp:
+                length = resp.content_length
+                if length is not None and length > self._max_response_bytes:
+                    raise ResponseValidationError(
+                        f"response body of {length} bytes is larger than the "
+                        f"{self._max_response_bytes}-byte limit; it was not read"
+                    )
+                body = await (resp.read() if length is not None else self._read_capped(resp))
+                return Response(resp.status, resp.headers, body)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise APITimeoutError(
+                f"timed out connecting to {_origin(request.url)}", request_sent=False
+            ) from exc
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+            raise APITimeoutError(
+                f"{request.method} {_path(request.url)} timed out after {request.timeout} s"
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise APIConnectionError(
+                f"could not connect to {_origin(request.url)}: {exc.os_error}", request_sent=False
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise APIConnectionError(
+                f"{request.method} {_path(request.url)} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
+        # No Content-Length (chunked): read in pieces, refuse once past the cap.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > self._max_response_bytes:
+                raise ResponseValidationError(
+                    f"response body is larger than the {self._max_response_bytes}-byte "
+                    "limit; reading stopped"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def aclose(self) -> None:
+        """Close the session (unless borrowed). Safe to call twice."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and not self._borrowed:
+            await session.close()
+
+
+def _origin(url: str) -> str:
+    parsed = URL(url, encoded=True)
+    return f"{parsed.scheme}://{parsed.raw_authority}"
+
+
+def _path(url: str) -> str:
+    return URL(url, encoded=True).raw_path

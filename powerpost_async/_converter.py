@@ -1,0 +1,297 @@
+"""The one cattrs converter that owns the wire format.
+
+Structuring is strict about types (a ``"10"`` is not a number, a string is not a list)
+and tolerant about the future (unknown fields are ignored, unknown statuses, platforms
+and research modes are kept). Hooks are generated once, specialised per class, and run
+without cattrs' detailed validation: on the rare payload that fails, the same data is
+structured again by a twin converter with detailed validation, only to say what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar, get_args, get_origin
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn
+
+from ._exceptions import ResponseValidationError
+from ._models import (
+    CreatedGeneration,
+    Credits,
+    Generation,
+    GenerationError,
+    GenerationStatus,
+    GenerationSummary,
+    Output,
+    Page,
+    YouTubeOutput,
+)
+
+__all__ = ["converter", "dumps", "loads", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+try:  # orjson is an optional extra: faster, and it changes no behaviour.
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised when the extra is absent
+    _orjson = None
+
+
+def loads(body: bytes) -> Any:
+    """Decode a JSON body (orjson when installed)."""
+    if _orjson is not None:
+        return _orjson.loads(body)
+    return json.loads(body)
+
+
+def dumps(obj: Any) -> bytes:
+    """Encode a JSON body, compactly, as UTF-8."""
+    if _orjson is not None:
+        return _orjson.dumps(obj)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class _WireTypeError(TypeError):
+    pass
+
+
+def _fail(expected: str, value: object) -> _WireTypeError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return _WireTypeError(f"expected {expected}, got {type(value).__name__} {shown}")
+
+
+def _structure_str(value: Any, _: object) -> str:
+    if type(value) is str:
+        return value
+    raise _fail("a string", value)
+
+
+def _structure_int(value: Any, _: object) -> int:
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    raise _fail("an integer", value)
+
+
+def _structure_float(value: Any, _: object) -> float:
+    if type(value) is float or type(value) is int:
+        return float(value)
+    raise _fail("a number", value)
+
+
+def _structure_bool(value: Any, _: object) -> bool:
+    if type(value) is bool:
+        return value
+    raise _fail("a boolean", value)
+
+
+def _structure_str_tuple(value: Any, _: object) -> tuple[str, ...]:
+    if type(value) is list:
+        for item in value:
+            if type(item) is not str:
+                raise _fail("a list of strings", value)
+        return tuple(value)
+    raise _fail("a list of strings", value)
+
+
+_STATUSES: dict[str, GenerationStatus] = {s.value: s for s in GenerationStatus}
+
+
+def _structure_status(value: Any, _: object) -> GenerationStatus:
+    status = _STATUSES.get(value) if type(value) is str else None
+    if status is not None:
+        return status
+    if type(value) is str and value:
+        return GenerationStatus(value)  # unknown to us: kept, never terminal
+    raise _fail("a status string", value)
+
+
+_ISO_FALLBACK = re.compile(
+    r"(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)"
+    r"(?:[.,](?P<frac>\d+))?(?P<tz>[Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _parse_datetime(value: Any, _: object = None) -> datetime:
+    if type(value) is not str:
+        raise _fail("an ISO 8601 timestamp", value)
+    text = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = _parse_datetime_slow(value)
+    if parsed.tzinfo is None:  # the API speaks UTC; a naive stamp is read as UTC
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def _parse_datetime_slow(value: str) -> datetime:
+    # Python 3.10's fromisoformat only reads what isoformat writes: take the rest by hand.
+    match = _ISO_FALLBACK.match(value)
+    if match is None:
+        raise _fail("an ISO 8601 timestamp", value)
+    base = datetime.fromisoformat(match["base"].replace(" ", "T"))
+    frac = match["frac"]
+    if frac:
+        base = base.replace(microsecond=int((frac + "000000")[:6]))
+    tz = match["tz"]
+    if tz and tz not in ("Z", "z"):
+        sign = -1 if tz[0] == "-" else 1
+        digits = tz[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        return base.replace(tzinfo=timezone(sign * offset))
+    return base.replace(tzinfo=timezone.utc)
+
+
+def _format_datetime(value: datetime) -> str:
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _structure_outputs(value: Any, _: object) -> Mapping[str, Output] | None:
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise _fail("an object of outputs", value)
+    outputs: dict[str, Output] = {}
+    for platform, output in value.items():
+        if type(output) is str:
+            outputs[platform] = output
+        elif type(output) is dict:
+            # youtube (and any future platform shaped like it) has a title and description.
+            outputs[platform] = YouTubeOutput(
+                title=_structure_str(output.get("title"), None),
+                description=_structure_str(output.get("description"), None),
+            )
+        else:
+            raise _fail(f"a caption string or a title/description object for {platform!r}", output)
+    return outputs
+
+
+def _unstructure_outputs(value: Mapping[str, Output] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {
+        platform: output
+        if isinstance(output, str)
+        else {"title": output.title, "description": output.description}
+        for platform, output in value.items()
+    }
+
+
+def _is(expected: Any) -> Callable[[Any], bool]:
+    return lambda t: bool(t == expected)
+
+
+def _configure(conv: cattrs.Converter) -> cattrs.Converter:
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook_func(_is(tuple[str, ...]), _structure_str_tuple)
+    conv.register_structure_hook(GenerationStatus, _structure_status)
+    conv.register_structure_hook(datetime, _parse_datetime)
+    conv.register_structure_hook_func(_is(Mapping[str, Output] | None), _structure_outputs)
+
+    conv.register_unstructure_hook(datetime, _format_datetime)
+    conv.register_unstructure_hook(GenerationStatus, lambda s: s._value_)
+    conv.register_unstructure_hook_func(_is(Mapping[str, Output] | None), _unstructure_outputs)
+    conv.register_unstructure_hook_func(_is(tuple[str, ...]), list)
+
+    for cls in (
+        GenerationSummary,
+        Generation,
+        GenerationError,
+        YouTubeOutput,
+        CreatedGeneration,
+        Credits,
+    ):
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv))
+
+    def page_hook_factory(page_type: Any) -> Callable[[Any, Any], Page[Any]]:
+        (item_type,) = get_args(page_type) or (Any,)
+        item_hook = conv.get_structure_hook(item_type)
+
+        def structure_page(value: Any, _: object) -> Page[Any]:
+            if type(value) is not dict:
+                raise _fail("a page object", value)
+            data = value.get("data")
+            if type(data) is not list:
+                raise _fail("a list in 'data'", data)
+            cursor = value.get("next_cursor")
+            if cursor is not None and type(cursor) is not str:
+                raise _fail("a string or null in 'next_cursor'", cursor)
+            has_more = value.get("has_more", cursor is not None)
+            return Page(
+                data=tuple([item_hook(item, item_type) for item in data]),
+                next_cursor=cursor,
+                has_more=_structure_bool(has_more, None),
+            )
+
+        return structure_page
+
+    conv.register_structure_hook_factory(
+        lambda t: t is Page or get_origin(t) is Page, page_hook_factory
+    )
+    return conv
+
+
+#: The converter: fast, specialised hooks, no detailed validation.
+converter = _configure(cattrs.Converter(detailed_validation=False))
+# Its twin, used only to explain a failure.
+_explainer = _configure(cattrs.Converter(detailed_validation=True))
+
+
+def structure(data: Any, cls: type[T], *, body: bytes | None = None) -> T:
+    """Structure decoded JSON into ``cls``, or raise :class:`ResponseValidationError`."""
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # any structuring failure; cancellation is not an Exception
+        raise _validation_error(data, cls, body) from exc
+
+
+def unstructure(obj: Any) -> Any:
+    """Turn a model back into JSON-ready dicts, lists and strings (the wire format)."""
+    return converter.unstructure(obj)
+
+
+def _validation_error(data: Any, cls: Any, body: bytes | None) -> ResponseValidationError:
+    name = getattr(cls, "__name__", None) or repr(cls)
+    if not isinstance(data, dict):
+        got = "null" if data is None else type(data).__name__
+        return ResponseValidationError(
+            f"could not read the response as {name}",
+            body=body,
+            errors=[f"expected a JSON object, got {got}"],
+        )
+    try:
+        _explainer.structure(data, cls)
+    except Exception as exc:  # explain whatever went wrong, never raise a second error
+        errors = _describe(exc)
+    else:  # pragma: no cover - the twins disagree; still say something useful
+        errors = ["the payload did not match the expected shape"]
+    return ResponseValidationError(f"could not read the response as {name}", body=body, errors=errors)
+
+
+def _describe(exc: BaseException) -> list[str]:
+    if isinstance(exc, cattrs.BaseValidationError):
+        try:
+            return cattrs.transform_error(exc, path="$", format_exception=_format_exception)
+        except Exception:  # pragma: no cover - transform_error itself failed
+            return [str(exc)]
+    return [_format_exception(exc, None)]
+
+
+def _format_exception(exc: BaseException, _type: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, _WireTypeError):
+        return str(exc)
+    return f"invalid value ({type(exc).__name__}: {exc})"

@@ -1,0 +1,28 @@
+"""The "use the client's default" sentinel for per-call overrides."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["USE_CLIENT_DEFAULT", "UseClientDefault"]
+
+
+class UseClientDefault:
+    """Type of :data:`USE_CLIENT_DEFAULT`: "use what the client was configured with".
+
+    A per-call ``timeout=None`` means "no timeout", so ``None`` cannot also mean
+    "the default"; this sentinel does.
+    """
+
+    _instance: UseClientDefault | None = None
+
+    def __new__(cls) -> UseClientDefault:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT: Final = UseClientDefault()

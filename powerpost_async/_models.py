@@ -1,0 +1,184 @@
+"""The attrs classes every API payload is structured into (see ``_converter.py``).
+
+All are frozen and slotted. They are forward compatible: unknown fields are ignored,
+unknown platforms and research modes are kept as they came, and an unknown status is
+kept as a :class:`GenerationStatus` pseudo-member that is never terminal.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import attrs
+
+__all__ = [
+    "KNOWN_PLATFORMS",
+    "KNOWN_POST_TYPES",
+    "CreatedGeneration",
+    "Credits",
+    "Generation",
+    "GenerationError",
+    "GenerationStatus",
+    "GenerationSummary",
+    "Output",
+    "Page",
+    "YouTubeOutput",
+]
+
+T = TypeVar("T")
+
+#: Platforms documented today. Others may appear and are kept as they come.
+KNOWN_PLATFORMS = frozenset({"instagram", "tiktok", "youtube", "x", "facebook", "linkedin"})
+
+#: Post types ``create`` accepts today; an unknown one warns rather than fails.
+KNOWN_POST_TYPES = (
+    "instagram-feed",
+    "instagram-reel",
+    "instagram-story",
+    "tiktok-video",
+    "tiktok-photos",
+    "youtube-video",
+    "youtube-short",
+    "x-post",
+    "facebook-post",
+    "facebook-reel",
+    "facebook-story",
+    "linkedin-post",
+)
+
+
+class GenerationStatus(str, enum.Enum):
+    """Where a generation is in its life: ``pending -> processing -> completed | failed``.
+
+    A status the SDK does not know yet (the API added one) is kept as a pseudo-member
+    with that value; it compares equal to its string and is never terminal.
+    """
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @classmethod
+    def _missing_(cls, value: object) -> GenerationStatus | None:
+        if not isinstance(value, str):
+            return None
+        pseudo = str.__new__(cls, value)
+        pseudo._name_ = value.upper()
+        pseudo._value_ = value
+        # Cache it so that GenerationStatus("x") is GenerationStatus("x").
+        return cls._value2member_map_.setdefault(value, pseudo)  # type: ignore[return-value]
+
+    @property
+    def is_terminal(self) -> bool:
+        """``True`` for ``completed`` and ``failed``: the generation will not change again."""
+        return self is GenerationStatus.COMPLETED or self is GenerationStatus.FAILED
+
+    @property
+    def is_known(self) -> bool:
+        """``False`` for a status this version of the SDK does not know."""
+        return self._name_ in type(self).__members__
+
+    def __str__(self) -> str:
+        return self._value_  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"<GenerationStatus.{self._name_}: {self._value_!r}>"
+
+
+@attrs.frozen
+class YouTubeOutput:
+    """The caption for YouTube, which has a title and a description."""
+
+    title: str
+    description: str
+
+
+#: What one platform's output is: a caption string, or a title + description.
+Output = str | YouTubeOutput
+
+
+@attrs.frozen
+class GenerationError:
+    """Why a generation failed (``code`` is e.g. ``"GENERATION_FAILED"``)."""
+
+    code: str
+    message: str
+
+
+@attrs.frozen
+class GenerationSummary:
+    """A generation as the list endpoint returns it: no outputs, no error."""
+
+    generation_id: str
+    status: GenerationStatus
+    created_at: datetime
+    prompt: str | None = None
+    platforms: tuple[str, ...] = ()
+    research_mode: str | None = None
+    credits_used: int = 0
+
+
+@attrs.frozen
+class Generation:
+    """One generation with its outputs (when completed) or error (when failed).
+
+    Attributes:
+        outputs: ``None`` unless the API sent outputs; otherwise one entry per platform:
+            a caption ``str``, except ``youtube`` which is a :class:`YouTubeOutput`.
+        error: ``None`` unless the generation failed.
+    """
+
+    generation_id: str
+    status: GenerationStatus
+    created_at: datetime
+    prompt: str | None = None
+    platforms: tuple[str, ...] = ()
+    research_mode: str | None = None
+    credits_used: int = 0
+    outputs: Mapping[str, Output] | None = None
+    error: GenerationError | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """``True`` once the generation is ``completed`` or ``failed``."""
+        return self.status.is_terminal
+
+
+@attrs.frozen
+class CreatedGeneration:
+    """What ``create`` returns: the new generation's id and what it cost."""
+
+    generation_id: str
+    status: GenerationStatus
+    credits_used: int
+    remaining_credits: int | None = None
+    status_url: str | None = None
+
+
+@attrs.frozen
+class Credits:
+    """The account's credit balance."""
+
+    balance: int
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a list: the items, and the cursor of the next page if there is one."""
+
+    data: tuple[T, ...]
+    next_cursor: str | None = None
+    has_more: bool = False
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> T:
+        return self.data[index]

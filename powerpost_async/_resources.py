@@ -1,0 +1,342 @@
+"""The resources hanging off the client: ``pp.generations`` and ``pp.account``."""
+
+from __future__ import annotations
+
+import builtins
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Literal
+
+from ._converter import dumps
+from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
+from ._exceptions import PowerPostWarning, ResponseValidationError
+from ._http import API_PREFIX, path_segment, query_string
+from ._models import (
+    KNOWN_POST_TYPES,
+    CreatedGeneration,
+    Credits,
+    Generation,
+    GenerationStatus,
+    GenerationSummary,
+    Page,
+)
+
+if TYPE_CHECKING:
+    from ._client import PowerPost
+
+__all__ = ["Account", "Generations"]
+
+GENERATIONS_PATH = f"{API_PREFIX}/content/generations"
+GENERATE_PATH = f"{API_PREFIX}/content/generate"
+CREDITS_PATH = f"{API_PREFIX}/account/credits"
+
+MAX_PAGE_SIZE = 100
+MAX_CTA_TEXT = 100
+MAX_SOURCE_URLS = 10
+MAX_MEDIA_IDS = 10
+# has_more with an empty page is legal once in a while (a filtered page); forever is a bug.
+MAX_EMPTY_PAGES = 10
+
+ResearchMode = Literal["regular", "deep"]
+StatusArg = GenerationStatus | Literal["pending", "processing", "completed", "failed"]
+
+class Generations:
+    """Caption generations: ``pp.generations``."""
+
+    def __init__(self, client: PowerPost) -> None:
+        self._client = client
+
+    async def list(
+        self,
+        status: StatusArg | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        *,
+        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Page[GenerationSummary]:
+        """One page of generations, newest first.
+
+        Args:
+            status: Only generations in this status.
+            limit: Items per page, 1..100 (the API's default is 20).
+            cursor: ``next_cursor`` of the previous page.
+            timeout: Per-call override of the client's timeout.
+            max_retries: Per-call override of the client's retries.
+
+        Raises:
+            ValueError: ``status``, ``limit`` or ``cursor`` is not acceptable (nothing sent).
+        """
+        query = query_string(
+            {
+                "status": check_status(status),
+                "limit": check_page_size(limit, "limit"),
+                "cursor": check_cursor(cursor),
+            }
+        )
+        return await self._client._get(
+            GENERATIONS_PATH + query,
+            Page[GenerationSummary],
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    def iterate(
+        self,
+        status: StatusArg | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        *,
+        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> AsyncIterator[GenerationSummary]:
+        """Every generation, newest first, following ``next_cursor`` page by page.
+
+        Use as ``async for summary in pp.generations.iterate(): ...``. Arguments are
+        checked now, before any request; pages are fetched as you iterate.
+
+        Raises:
+            ValueError: ``status`` or ``page_size`` is not acceptable.
+            ResponseValidationError: while iterating, if the server's cursors go in a
+                circle or it keeps promising more with empty pages.
+        """
+        status_value = check_status(status)
+        size = check_page_size(page_size, "page_size")
+        return self._iterate(status_value, size, timeout, max_retries)
+
+    async def _iterate(
+        self,
+        status: str | None,
+        page_size: int | None,
+        timeout: float | None | UseClientDefault,
+        max_retries: int | UseClientDefault,
+    ) -> AsyncIterator[GenerationSummary]:
+        cursor: str | None = None
+        seen: set[str] = set()
+        empty_pages = 0
+        while True:
+            query = query_string({"status": status, "limit": page_size, "cursor": cursor})
+            page = await self._client._get(
+                GENERATIONS_PATH + query,
+                Page[GenerationSummary],
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+            for summary in page.data:
+                yield summary
+            if not page.has_more:
+                return
+            cursor = page.next_cursor
+            if cursor is None:
+                raise ResponseValidationError(
+                    "inconsistent pagination: has_more is true but next_cursor is null"
+                )
+            if cursor in seen:
+                raise ResponseValidationError(
+                    f"inconsistent pagination: the server returned cursor {cursor!r} twice; "
+                    "stopping instead of looping forever"
+                )
+            seen.add(cursor)
+            empty_pages = 0 if page.data else empty_pages + 1
+            if empty_pages >= MAX_EMPTY_PAGES:
+                raise ResponseValidationError(
+                    f"inconsistent pagination: {empty_pages} empty pages in a row, each "
+                    "claiming has_more; stopping instead of looping"
+                )
+
+    async def get(
+        self,
+        generation_id: str,
+        *,
+        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Generation:
+        """One generation: its status, and its outputs once completed.
+
+        Raises:
+            ValueError: ``generation_id`` is empty or could alter the URL (nothing sent).
+            NotFoundError: No such generation in this workspace.
+        """
+        path = f"{GENERATIONS_PATH}/{path_segment(generation_id)}"
+        return await self._client._get(
+            path, Generation, timeout=timeout, max_retries=max_retries
+        )
+
+    async def create(
+        self,
+        prompt: str | None = None,
+        *,
+        post_types: Sequence[str],
+        research_mode: ResearchMode = "regular",
+        media_ids: Sequence[str] | None = None,
+        writing_style_id: str | None = None,
+        cta_text: str | None = None,
+        source_urls: Sequence[str] | None = None,
+        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> CreatedGeneration:
+        """Start a generation (costs credits). Await it with :meth:`wait`.
+
+        The API has no idempotency key, so a create is retried only when it surely never
+        reached the server (connection refused) or was rate limited (429); never after
+        a 5xx, a timeout or a dropped connection, where it may have been received.
+
+        Args:
+            prompt: What to write about. ``prompt`` or ``media_ids`` (or both) is needed.
+            post_types: Where it will be posted, e.g. ``["instagram-feed", "x-post"]``.
+            research_mode: ``"regular"`` or ``"deep"`` (deeper, costs more).
+            media_ids: Uploaded media to write about (up to 10 images, or one video).
+            writing_style_id: A saved writing style.
+            cta_text: A call to action to include (at most 100 characters).
+            source_urls: Pages to draw from (at most 10).
+
+        Raises:
+            ValueError: An argument is not acceptable (nothing was sent).
+            InsufficientCreditsError: Not enough credits.
+        """
+        body = build_create_body(
+            prompt=prompt,
+            post_types=post_types,
+            research_mode=research_mode,
+            media_ids=media_ids,
+            writing_style_id=writing_style_id,
+            cta_text=cta_text,
+            source_urls=source_urls,
+        )
+        return await self._client._post(
+            GENERATE_PATH,
+            dumps(body),
+            CreatedGeneration,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    async def _aclose(self) -> None:
+        """Stop background work tied to this resource (none yet)."""
+
+
+class Account:
+    """The account: ``pp.account``."""
+
+    def __init__(self, client: PowerPost) -> None:
+        self._client = client
+
+    async def credits(
+        self,
+        *,
+        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Credits:
+        """The account's credit balance (needs no workspace)."""
+        return await self._client._get(
+            CREDITS_PATH, Credits, workspace=False, timeout=timeout, max_retries=max_retries
+        )
+
+
+# -- input checks (pure; they run before any request) ------------------------------------
+
+_STATUS_VALUES = frozenset(s.value for s in GenerationStatus)
+
+
+def check_status(status: object) -> str | None:
+    """The status as the API spells it, or ``ValueError`` naming the choices."""
+    if status is None:
+        return None
+    if isinstance(status, GenerationStatus):
+        status = status.value
+    if not isinstance(status, str) or status not in _STATUS_VALUES:
+        raise ValueError(
+            f"status must be one of {', '.join(sorted(_STATUS_VALUES))}, got {status!r}"
+        )
+    return status
+
+
+def check_page_size(value: object, name: str) -> int | None:
+    """``value`` if it is an int in 1..100 (or ``None``), else ``ValueError`` naming ``name``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise ValueError(f"{name} must be between 1 and {MAX_PAGE_SIZE}, got {value}")
+    return value
+
+
+def check_cursor(cursor: object) -> str | None:
+    """A cursor as given by ``next_cursor``; ``ValueError`` if empty or not a string."""
+    if cursor is None:
+        return None
+    if not isinstance(cursor, str) or not cursor:
+        raise ValueError(f"cursor must be a non-empty string from next_cursor, got {cursor!r}")
+    return cursor
+
+
+def _strings(value: object, name: str, *, most: int) -> builtins.list[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list of strings, got {type(value).__name__}")
+    items = builtins.list(value)
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"{name} must hold non-empty strings, got {item!r}")
+    if len(items) > most:
+        raise ValueError(f"{name} may hold at most {most} items, got {len(items)}")
+    return items
+
+
+def build_create_body(
+    *,
+    prompt: str | None,
+    post_types: Sequence[str],
+    research_mode: str,
+    media_ids: Sequence[str] | None,
+    writing_style_id: str | None,
+    cta_text: str | None,
+    source_urls: Sequence[str] | None,
+) -> dict[str, object]:
+    """The JSON body of ``POST /content/generate``, after checking every argument."""
+    body: dict[str, object] = {}
+    if prompt is not None:
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")
+        if not prompt.strip():
+            raise ValueError("prompt must not be empty or blank")
+        body["prompt"] = prompt
+    types = _strings(post_types, "post_types", most=len(KNOWN_POST_TYPES) * 4)
+    if not types:
+        raise ValueError(
+            f"post_types must name at least one post type, e.g. {KNOWN_POST_TYPES[0]!r}"
+        )
+    unknown = [t for t in types if t not in KNOWN_POST_TYPES]
+    if unknown:
+        warnings.warn(
+            f"unknown post type(s) {', '.join(map(repr, unknown))}: sent as given; "
+            f"known types are {', '.join(KNOWN_POST_TYPES)}",
+            PowerPostWarning,
+            stacklevel=3,
+        )
+    body["post_types"] = types
+    if research_mode not in ("regular", "deep"):
+        raise ValueError(f"research_mode must be 'regular' or 'deep', got {research_mode!r}")
+    body["research_mode"] = research_mode
+    if media_ids is not None:
+        body["media_ids"] = _strings(media_ids, "media_ids", most=MAX_MEDIA_IDS)
+    if prompt is None and not body.get("media_ids"):
+        raise ValueError("give a prompt, media_ids, or both: the API needs something to write about")
+    if writing_style_id is not None:
+        if not isinstance(writing_style_id, str) or not writing_style_id.strip():
+            raise ValueError(f"writing_style_id must be a non-empty string, got {writing_style_id!r}")
+        body["writing_style_id"] = writing_style_id
+    if cta_text is not None:
+        if not isinstance(cta_text, str):
+            raise TypeError(f"cta_text must be a string, got {type(cta_text).__name__}")
+        if len(cta_text) > MAX_CTA_TEXT:
+            raise ValueError(
+                f"cta_text may be at most {MAX_CTA_TEXT} characters, got {len(cta_text)}"
+            )
+        body["cta_text"] = cta_text
+    if source_urls is not None:
+        urls = _strings(source_urls, "source_urls", most=MAX_SOURCE_URLS)
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"source_urls must be http(s) URLs, got {url!r}")
+        body["source_urls"] = urls
+    return body

@@ -1,0 +1,146 @@
+"""Transports: how bytes get to the API and back.
+
+A transport is one async method, :meth:`Transport.send`, taking our own
+:class:`Request` and returning our own :class:`Response`, plus :meth:`Transport.aclose`.
+No aiohttp (or httpx) type appears here; the client builds requests and reads responses
+without awaiting anything, so any HTTP library can sit underneath.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from ._converter import dumps, loads
+
+__all__ = ["MockTransport", "Request", "Response", "Transport"]
+
+# Headers whose values are secrets: never shown in a repr, a log record or an error.
+SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
+
+
+def _redacted(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+@attrs.frozen(repr=False)
+class Request:
+    """An HTTP request, as the client hands it to a transport.
+
+    Attributes:
+        method: ``"GET"`` or ``"POST"``.
+        url: The absolute URL, path segments and query already percent-encoded.
+        headers: Header names and values (the API key among them: never logged).
+        content: The body bytes, or ``None``.
+        timeout: Seconds the whole exchange may take, or ``None`` for no limit.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    content: bytes | None = None
+    timeout: float | None = None
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.url} headers={_redacted(self.headers)!r}>"
+
+
+def _case_insensitive(headers: Mapping[str, str] | None) -> Mapping[str, str]:
+    if isinstance(headers, (CIMultiDictProxy, CIMultiDict)):
+        return headers  # the aiohttp transport's headers: already case-insensitive
+    return CIMultiDictProxy(CIMultiDict(headers or {}))
+
+
+@attrs.frozen(repr=False)
+class Response:
+    """An HTTP response, as a transport hands it back.
+
+    Attributes:
+        status_code: The HTTP status.
+        headers: Response headers, looked up case-insensitively.
+        content: The whole body, as bytes.
+    """
+
+    status_code: int
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_case_insensitive)
+    content: bytes = b""
+
+    @classmethod
+    def from_json(
+        cls, status_code: int, data: Any, *, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """A response with a JSON body (handy in a :class:`MockTransport` handler)."""
+        merged = {"Content-Type": "application/json", **(headers or {})}
+        return cls(status_code, headers=merged, content=dumps(data))
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return loads(self.content)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status_code} ({len(self.content)} bytes)>"
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What the client needs from an HTTP library.
+
+    ``send`` must raise :class:`~powerpost_async.APIConnectionError` (or
+    :class:`~powerpost_async.APITimeoutError`) when no response arrives, with
+    ``request_sent=False`` only when the request surely never left (e.g. connection
+    refused): the client relies on that to never send a credit-costing request twice.
+    Any HTTP status is a response, not an error.
+    """
+
+    async def send(self, request: Request) -> Response:
+        """Send one request and return its complete response."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the transport is unusable afterwards."""
+        ...
+
+
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
+
+
+class MockTransport:
+    """A transport that calls ``handler(request)`` instead of the network.
+
+    The handler may be sync or async, may return a :class:`Response` or raise (e.g.
+    :class:`~powerpost_async.APIConnectionError` to simulate a network failure).
+    Every request seen is kept in :attr:`requests`.
+
+    Example::
+
+        def handler(request: Request) -> Response:
+            return Response.from_json(200, {"balance": 47})
+
+        async with PowerPost("pp_live_sk_test", transport=MockTransport(handler)) as pp:
+            assert (await pp.account.credits()).balance == 47
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.requests: list[Request] = []
+        self.closed = False
+
+    async def send(self, request: Request) -> Response:
+        """Record the request and answer it with the handler."""
+        if self.closed:
+            raise RuntimeError("MockTransport is closed")
+        self.requests.append(request)
+        result = self._handler(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, Response):
+            raise TypeError(f"MockTransport handler returned {type(result).__name__}, not Response")
+        return result
+
+    async def aclose(self) -> None:
+        """Mark the transport closed."""
+        self.closed = True
