@@ -7,7 +7,12 @@ import asyncio
 import aiohttp
 from yarl import URL
 
-from ._exceptions import APIConnectionError, APITimeoutError, PowerPostError, ResponseValidationError
+from ._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    PowerPostError,
+    ResponseValidationError,
+)
 from ._transport import Request, Response
 
 __all__ = ["AiohttpTransport"]

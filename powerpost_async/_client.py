@@ -99,18 +99,18 @@ class PowerPost:
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
-        if api_key is None:
+        if not api_key:  # None or "" (e.g. an unset variable read as ""): look further
             api_key = os.environ.get("POWERPOST_API_KEY") or None
-        if api_key is None:
+        if not api_key:
             raise PowerPostError(
                 "no API key: pass api_key=... or set the POWERPOST_API_KEY environment variable"
             )
         check_header_value("api_key", api_key)
-        if workspace_id is None:
+        if not workspace_id:
             workspace_id = os.environ.get("POWERPOST_WORKSPACE_ID") or None
         if workspace_id is not None:
             check_header_value("workspace_id", workspace_id)
-        if base_url is None:
+        if not base_url:
             base_url = os.environ.get("POWERPOST_BASE_URL") or DEFAULT_BASE_URL
         self._base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._timeout = _check_timeout(timeout)
@@ -234,7 +234,7 @@ class PowerPost:
         cls: type[T],
         *,
         workspace: bool = True,
-        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> T:
         request = Request(
@@ -253,7 +253,7 @@ class PowerPost:
         content: bytes,
         cls: type[T],
         *,
-        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> T:
         request = Request(
@@ -343,7 +343,9 @@ class PowerPost:
 
     def _wait(self, state: _t.RetryCallState) -> float:
         """Full-jitter exponential backoff, or the server's hint, whichever is later."""
-        backoff = random.uniform(0, min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (state.attempt_number - 1)))
+        backoff = random.uniform(
+            0, min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (state.attempt_number - 1))
+        )
         gate = self._not_before - self._clock()
         return max(backoff, gate, 0.0)
 
@@ -377,7 +379,9 @@ class PowerPost:
                 if pending:  # the failure that got us here counts as the first attempt
                     raise pending.pop()
                 return await self._send_once(request)
-        raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+        raise AssertionError(
+            "unreachable: tenacity either returns or re-raises"
+        )  # pragma: no cover
 
 
 def _short(exc: BaseException | None) -> str:

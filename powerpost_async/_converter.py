@@ -35,24 +35,24 @@ __all__ = ["converter", "dumps", "loads", "structure", "unstructure"]
 
 T = TypeVar("T")
 
-try:  # orjson is an optional extra: faster, and it changes no behaviour.
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised when the extra is absent
-    _orjson = None
 
-
-def loads(body: bytes) -> Any:
-    """Decode a JSON body (orjson when installed)."""
-    if _orjson is not None:
-        return _orjson.loads(body)
+def _json_loads(body: bytes) -> Any:
     return json.loads(body)
 
 
-def dumps(obj: Any) -> bytes:
-    """Encode a JSON body, compactly, as UTF-8."""
-    if _orjson is not None:
-        return _orjson.dumps(obj)
+def _json_dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+loads: Callable[[bytes], Any] = _json_loads
+dumps: Callable[[Any], bytes] = _json_dumps
+try:  # orjson is an optional extra: faster, and it changes no behaviour.
+    import orjson
+except ImportError:  # pragma: no cover - exercised when the extra is absent
+    pass
+else:
+    loads = orjson.loads
+    dumps = orjson.dumps
 
 
 class _WireTypeError(TypeError):
@@ -190,6 +190,10 @@ def _is(expected: Any) -> Callable[[Any], bool]:
     return lambda t: bool(t == expected)
 
 
+def _is_page(t: Any) -> bool:
+    return t is Page or get_origin(t) is Page
+
+
 def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(int, _structure_int)
@@ -237,9 +241,7 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
 
         return structure_page
 
-    conv.register_structure_hook_factory(
-        lambda t: t is Page or get_origin(t) is Page, page_hook_factory
-    )
+    conv.register_structure_hook_factory(_is_page, page_hook_factory)
     return conv
 
 
@@ -277,7 +279,9 @@ def _validation_error(data: Any, cls: Any, body: bytes | None) -> ResponseValida
         errors = _describe(exc)
     else:  # pragma: no cover - the twins disagree; still say something useful
         errors = ["the payload did not match the expected shape"]
-    return ResponseValidationError(f"could not read the response as {name}", body=body, errors=errors)
+    return ResponseValidationError(
+        f"could not read the response as {name}", body=body, errors=errors
+    )
 
 
 def _describe(exc: BaseException) -> list[str]:

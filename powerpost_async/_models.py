@@ -83,7 +83,7 @@ class GenerationStatus(str, enum.Enum):
         return self._name_ in type(self).__members__
 
     def __str__(self) -> str:
-        return self._value_  # type: ignore[no-any-return]
+        return self._value_
 
     def __repr__(self) -> str:
         return f"<GenerationStatus.{self._name_}: {self._value_!r}>"

@@ -40,6 +40,7 @@ MAX_EMPTY_PAGES = 10
 ResearchMode = Literal["regular", "deep"]
 StatusArg = GenerationStatus | Literal["pending", "processing", "completed", "failed"]
 
+
 class Generations:
     """Caption generations: ``pp.generations``."""
 
@@ -52,7 +53,7 @@ class Generations:
         limit: int | None = None,
         cursor: str | None = None,
         *,
-        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Page[GenerationSummary]:
         """One page of generations, newest first.
@@ -86,7 +87,7 @@ class Generations:
         status: StatusArg | None = None,
         page_size: int = MAX_PAGE_SIZE,
         *,
-        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> AsyncIterator[GenerationSummary]:
         """Every generation, newest first, following ``next_cursor`` page by page.
@@ -107,7 +108,7 @@ class Generations:
         self,
         status: str | None,
         page_size: int | None,
-        timeout: float | None | UseClientDefault,
+        timeout: float | UseClientDefault | None,
         max_retries: int | UseClientDefault,
     ) -> AsyncIterator[GenerationSummary]:
         cursor: str | None = None
@@ -147,7 +148,7 @@ class Generations:
         self,
         generation_id: str,
         *,
-        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Generation:
         """One generation: its status, and its outputs once completed.
@@ -157,9 +158,7 @@ class Generations:
             NotFoundError: No such generation in this workspace.
         """
         path = f"{GENERATIONS_PATH}/{path_segment(generation_id)}"
-        return await self._client._get(
-            path, Generation, timeout=timeout, max_retries=max_retries
-        )
+        return await self._client._get(path, Generation, timeout=timeout, max_retries=max_retries)
 
     async def create(
         self,
@@ -171,7 +170,7 @@ class Generations:
         writing_style_id: str | None = None,
         cta_text: str | None = None,
         source_urls: Sequence[str] | None = None,
-        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> CreatedGeneration:
         """Start a generation (costs credits). Await it with :meth:`wait`.
@@ -223,7 +222,7 @@ class Account:
     async def credits(
         self,
         *,
-        timeout: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Credits:
         """The account's credit balance (needs no workspace)."""
@@ -320,10 +319,14 @@ def build_create_body(
     if media_ids is not None:
         body["media_ids"] = _strings(media_ids, "media_ids", most=MAX_MEDIA_IDS)
     if prompt is None and not body.get("media_ids"):
-        raise ValueError("give a prompt, media_ids, or both: the API needs something to write about")
+        raise ValueError(
+            "give a prompt, media_ids, or both: the API needs something to write about"
+        )
     if writing_style_id is not None:
         if not isinstance(writing_style_id, str) or not writing_style_id.strip():
-            raise ValueError(f"writing_style_id must be a non-empty string, got {writing_style_id!r}")
+            raise ValueError(
+                f"writing_style_id must be a non-empty string, got {writing_style_id!r}"
+            )
         body["writing_style_id"] = writing_style_id
     if cta_text is not None:
         if not isinstance(cta_text, str):
