@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import builtins
 import warnings
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import TYPE_CHECKING, Literal, overload
 
 from ._converter import dumps
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
@@ -19,6 +19,17 @@ from ._models import (
     GenerationStatus,
     GenerationSummary,
     Page,
+)
+from ._waiting import (
+    DEFAULT_INTERVAL,
+    DEFAULT_MAX_INTERVAL,
+    DEFAULT_WAIT_TIMEOUT,
+    GenerationRef,
+    ProgressCallback,
+    Strategy,
+    Tracker,
+    distinct_ids,
+    run_bounded,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +57,7 @@ class Generations:
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
+        self._tracker = Tracker(client)
 
     async def list(
         self,
@@ -209,8 +221,201 @@ class Generations:
             max_retries=max_retries,
         )
 
+    # -- awaiting many generations ---------------------------------------------------------
+
+    async def wait(
+        self,
+        generation_id: GenerationRef,
+        *,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        interval: float = DEFAULT_INTERVAL,
+        max_interval: float = DEFAULT_MAX_INTERVAL,
+        strategy: Strategy = "auto",
+    ) -> Generation:
+        """Wait until a generation finishes, and return it completed.
+
+        Polls with tenacity: at once, then every ``interval`` seconds growing towards
+        ``max_interval``, jittered. When many ids are awaited on this client at once, a
+        shared sweep answers instead (see :meth:`wait_many`). Network errors, 429s and
+        5xx along the way are retried until the deadline; the deadline is measured on
+        the client's monotonic clock.
+
+        Args:
+            generation_id: The id (or a ``CreatedGeneration``/``Generation`` carrying it).
+            timeout: Seconds before giving up (``None``: no deadline).
+            interval: First pause between polls.
+            max_interval: Longest pause between polls.
+            strategy: ``"auto"``, ``"poll"`` (always poll this id) or ``"sweep"``.
+
+        Raises:
+            GenerationFailedError: It failed (``.generation.error`` has the code).
+            WaitTimeoutError: The deadline passed (``.generation`` is the last state seen).
+            NotFoundError: No such generation.
+        """
+        return await self._tracker.wait(
+            generation_id,
+            timeout=timeout,
+            interval=interval,
+            max_interval=max_interval,
+            strategy=strategy,
+        )
+
+    def as_completed(
+        self,
+        generation_ids: Iterable[GenerationRef],
+        *,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        interval: float = DEFAULT_INTERVAL,
+        max_interval: float = DEFAULT_MAX_INTERVAL,
+        strategy: Strategy = "auto",
+        on_progress: ProgressCallback | None = None,
+    ) -> AsyncIterator[Generation]:
+        """Yield each distinct generation once, as soon as it is seen finished.
+
+        Failed generations are yielded too (status ``FAILED``), not raised. An id that
+        cannot be awaited (e.g. ``NotFoundError``) does not hold the others back: its
+        error is raised after every other id has been yielded.
+
+        Raises:
+            WaitTimeoutError: At the deadline, naming the ids still pending.
+        """
+        return self._tracker.as_completed(
+            generation_ids,
+            timeout=timeout,
+            interval=interval,
+            max_interval=max_interval,
+            strategy=strategy,
+            on_progress=on_progress,
+        )
+
+    @overload
+    async def wait_many(
+        self,
+        generation_ids: Iterable[GenerationRef],
+        *,
+        timeout: float | None = ...,
+        interval: float = ...,
+        max_interval: float = ...,
+        strategy: Strategy = ...,
+        on_progress: ProgressCallback | None = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> builtins.list[Generation]: ...
+    @overload
+    async def wait_many(
+        self,
+        generation_ids: Iterable[GenerationRef],
+        *,
+        timeout: float | None = ...,
+        interval: float = ...,
+        max_interval: float = ...,
+        strategy: Strategy = ...,
+        on_progress: ProgressCallback | None = ...,
+        return_exceptions: bool,
+    ) -> builtins.list[Generation | Exception]: ...
+    async def wait_many(
+        self,
+        generation_ids: Iterable[GenerationRef],
+        *,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        interval: float = DEFAULT_INTERVAL,
+        max_interval: float = DEFAULT_MAX_INTERVAL,
+        strategy: Strategy = "auto",
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool = False,
+    ) -> builtins.list[Generation] | builtins.list[Generation | Exception]:
+        """Wait for every generation; one result per input, in input order.
+
+        Duplicated ids are awaited once. Failed generations are returned as they are.
+        With ``strategy="auto"`` and more than a few ids, one shared sweep per tick
+        (two list pages per 100 generations in flight, plus one GET per finished id)
+        answers for every wait on this client.
+
+        Args:
+            on_progress: Called with a :class:`WaitProgress` whenever the counts change.
+            return_exceptions: Put a per-id error (e.g. ``NotFoundError``) in that id's
+                place instead of raising it once the others are done.
+
+        Raises:
+            WaitTimeoutError: At the deadline, naming the ids still pending.
+        """
+        return await self._tracker.wait_many(
+            generation_ids,
+            timeout=timeout,
+            interval=interval,
+            max_interval=max_interval,
+            strategy=strategy,
+            on_progress=on_progress,
+            return_exceptions=return_exceptions,
+        )
+
+    @overload
+    async def get_many(
+        self,
+        generation_ids: Iterable[GenerationRef],
+        *,
+        concurrency: int | None = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> builtins.list[Generation]: ...
+    @overload
+    async def get_many(
+        self,
+        generation_ids: Iterable[GenerationRef],
+        *,
+        concurrency: int | None = ...,
+        return_exceptions: bool,
+    ) -> builtins.list[Generation | Exception]: ...
+    async def get_many(
+        self,
+        generation_ids: Iterable[GenerationRef],
+        *,
+        concurrency: int | None = None,
+        return_exceptions: bool = False,
+    ) -> builtins.list[Generation] | builtins.list[Generation | Exception]:
+        """Fetch many generations at once; results in input order (duplicates fetched once).
+
+        Args:
+            concurrency: Most requests in flight (default: the transport's connection
+                limit, 100 for the default transport).
+            return_exceptions: Put a per-id error in that id's place instead of raising
+                the first one (which cancels the rest).
+
+        Raises:
+            ValueError: An id is malformed (checked for all ids before any request).
+        """
+        ids, distinct = distinct_ids(generation_ids)
+        if concurrency is None:
+            concurrency = getattr(self._client.transport, "connection_limit", None) or 100
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+        fetched = await run_bounded(distinct, self.get, concurrency, return_exceptions)
+        by_id = dict(zip(distinct, fetched, strict=True))
+        return [by_id[i] for i in ids]
+
+    @overload
+    async def sweep(
+        self, generation_ids: Iterable[GenerationRef], *, return_exceptions: Literal[False] = ...
+    ) -> dict[str, GenerationStatus]: ...
+    @overload
+    async def sweep(
+        self, generation_ids: Iterable[GenerationRef], *, return_exceptions: bool
+    ) -> dict[str, GenerationStatus | Exception]: ...
+    async def sweep(
+        self, generation_ids: Iterable[GenerationRef], *, return_exceptions: bool = False
+    ) -> dict[str, GenerationStatus] | dict[str, GenerationStatus | Exception]:
+        """The status of every id right now, from list pages plus GETs only where needed.
+
+        Never one GET per id when the lists can answer: the in-flight lists are read
+        whole, the failed and completed lists newest first as far as needed, and only
+        ids none of them showed are fetched.
+
+        Raises:
+            NotFoundError: An id is unknown (unless ``return_exceptions``).
+        """
+        return await self._tracker.statuses(generation_ids, return_exceptions=return_exceptions)
+
     async def _aclose(self) -> None:
-        """Stop background work tied to this resource (none yet)."""
+        """Stop the shared sweeper; waits still running fail with a clear error."""
+        await self._tracker.aclose()
 
 
 class Account:
