@@ -46,6 +46,7 @@ from ._models import (
 )
 from ._transport import MockTransport, Request, Response, Transport
 from ._version import __version__
+from ._waiting import WaitProgress
 
 __all__ = [
     "USE_CLIENT_DEFAULT",
@@ -80,6 +81,7 @@ __all__ = [
     "Transport",
     "UnprocessableEntityError",
     "UseClientDefault",
+    "WaitProgress",
     "WaitTimeoutError",
     "YouTubeOutput",
     "__version__",

@@ -56,6 +56,7 @@ EXPECTED = [
     "Transport",
     "UnprocessableEntityError",
     "UseClientDefault",
+    "WaitProgress",
     "WaitTimeoutError",
     "YouTubeOutput",
     "__version__",

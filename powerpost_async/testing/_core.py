@@ -1,0 +1,798 @@
+"""The fake API's sans-I/O core: a request in, a reply out, nothing awaited.
+
+Both ways of serving call :meth:`Core.handle`, the aiohttp.web handler and the in-memory
+transport alike; they only move bytes and carry out what the :class:`Reply` says (wait
+``delay`` seconds, or drop the connection). So both answer with the same bytes.
+
+Generations are not worked on by anything: each one's schedule (when it starts
+processing, when it ends, whether it fails) is drawn when it is created, and its status
+is read off the clock whenever it is looked at. Refunds of failed generations are
+settled the same way, at the start of every request and every peek.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import random
+import uuid
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from powerpost_async._converter import dumps, loads
+from powerpost_async._http import API_PREFIX
+from powerpost_async._models import KNOWN_POST_TYPES
+from powerpost_async._resources import MAX_CTA_TEXT, MAX_MEDIA_IDS, MAX_PAGE_SIZE, MAX_SOURCE_URLS
+from powerpost_async._version import __version__
+from powerpost_async.testing._faults import Endpoint, Fault, Faults
+from powerpost_async.testing._log import RequestLog, RequestRecord
+
+__all__ = [
+    "COSTS",
+    "DEFAULT_API_KEY",
+    "DEFAULT_CREDITS",
+    "DEFAULT_EPOCH",
+    "DEFAULT_WORKSPACE_ID",
+    "Core",
+    "Duration",
+    "Reply",
+]
+
+DEFAULT_API_KEY = "pp_live_sk_test"
+DEFAULT_WORKSPACE_ID = "ws_test"
+DEFAULT_CREDITS = 1000
+#: ``created_at`` of a generation made when the server's clock read its starting value.
+DEFAULT_EPOCH = datetime(2026, 1, 10, 18, 30, tzinfo=timezone.utc)
+#: Credits a generation costs, by research mode (the documented examples).
+COSTS: Mapping[str, int] = {"regular": 10, "deep": 15}
+MAX_PROMPT = 2000
+DEFAULT_PAGE_SIZE = 20
+# Without a configured rate limit, the headers count against a limit no test reaches.
+UNLIMITED = (1_000_000, 60.0)
+SERVER = f"powerpost-async-fake/{__version__}"
+FAILURE = {"code": "GENERATION_FAILED", "message": "Failed to generate content. Please try again."}
+STATUSES = ("pending", "processing", "completed", "failed")
+
+#: A duration in seconds: fixed, or a ``(low, high)`` range drawn per generation.
+Duration = float | tuple[float, float]
+
+_GENERATIONS = f"{API_PREFIX}/content/generations"
+_GENERATE = f"{API_PREFIX}/content/generate"
+_CREDITS = f"{API_PREFIX}/account/credits"
+_CURSOR_VERSION = "v1"
+_CAPTION_STYLE = {
+    "instagram": "✨ {topic}{cta}\n\n{tags} #instagood",
+    "tiktok": "POV: {topic}{cta} {tags} #fyp",
+    "x": "{topic}{cta} {tags}",
+    "facebook": "{topic}{cta}\n\n{tags}",
+    "linkedin": "{topic}.{cta}\n\nWhat do you think? {tags}",
+}
+
+
+@attrs.frozen
+class Reply:
+    """What the server answers; ``drop`` means: close the connection, answer nothing."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    delay: float = 0.0
+    drop: bool = False
+
+
+class _ApiError(Exception):
+    """An error answer, in the documented envelope."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+    def payload(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message, "code": self.code}
+        if self.retry_after is not None:
+            error["retryAfter"] = self.retry_after
+        return {"error": error}
+
+
+def _invalid(message: str) -> _ApiError:
+    return _ApiError(400, "VALIDATION_ERROR", message)
+
+
+@attrs.frozen
+class _Quota:
+    limit: int
+    remaining: int
+    reset: float  # on the server's clock
+
+
+class _Limiter:
+    """Fixed windows of ``per`` seconds per API key, aligned on the server's start."""
+
+    def __init__(self, limit: int, per: float, origin: float) -> None:
+        self._limit = limit
+        self._per = per
+        self._origin = origin
+        self._used: dict[str | None, tuple[int, int]] = {}  # key -> (window, requests)
+
+    def _window(self, key: str | None, now: float) -> tuple[int, int, float]:
+        window = math.floor((now - self._origin) / self._per)
+        seen, used = self._used.get(key, (window, 0))
+        reset = self._origin + (window + 1) * self._per
+        return window, (used if seen == window else 0), reset
+
+    def peek(self, key: str | None, now: float) -> _Quota:
+        _, used, reset = self._window(key, now)
+        return _Quota(self._limit, max(0, self._limit - used), reset)
+
+    def take(self, key: str, now: float) -> tuple[_Quota, bool]:
+        window, used, reset = self._window(key, now)
+        if used >= self._limit:
+            return _Quota(self._limit, 0, reset), False
+        self._used[key] = (window, used + 1)
+        return _Quota(self._limit, self._limit - used - 1, reset), True
+
+
+@attrs.define(eq=False)
+class _Generation:
+    generation_id: str
+    seq: int
+    created_ms: int
+    created_at: str
+    workspace_id: str
+    account: str | None  # the key charged; None for seeded history, which cost nothing
+    prompt: str | None
+    platforms: tuple[str, ...]
+    research_mode: str
+    cost: int
+    cta_text: str | None
+    starts: float  # pending until then (server clock); math.inf holds it there
+    ends: float  # processing until then
+    fails: bool
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """Where it sorts: by creation time, then creation order."""
+        return (self.created_ms, self.seq)
+
+    def status(self, now: float) -> str:
+        if now < self.starts:
+            return "pending"
+        if now < self.ends:
+            return "processing"
+        return "failed" if self.fails else "completed"
+
+
+@attrs.frozen
+class _Result:
+    status: int
+    payload: Any
+    quota: _Quota
+    generation_id: str | None = None
+
+
+class Core:
+    """The fake API's state and its request handler (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        keys: Mapping[str, Iterable[str]],
+        credits: int | Mapping[str, int],
+        clock: Callable[[], float],
+        pending: Duration,
+        processing: Duration,
+        failure_rate: float,
+        seed: int,
+        rate_limit: tuple[int, float] | None,
+        epoch: datetime,
+    ) -> None:
+        self.workspaces: dict[str, tuple[str, ...]] = _check_keys(keys)
+        self._balances = _check_credits(credits, self.workspaces)
+        self._clock = clock
+        self._pending = _check_duration("pending", pending)
+        self._processing = _check_duration("processing", processing)
+        if not 0.0 <= failure_rate <= 1.0:
+            raise ValueError(f"failure_rate must be between 0 and 1, got {failure_rate!r}")
+        self._failure_rate = failure_rate
+        if epoch.tzinfo is None:
+            raise ValueError("epoch must be timezone-aware, e.g. datetime(..., tzinfo=UTC)")
+        self._epoch = epoch.astimezone(timezone.utc)
+        self._origin = clock()
+        limit, per = _check_rate_limit(rate_limit)
+        self._limiter = _Limiter(limit, per, self._origin)
+        # Separate streams, so that e.g. injecting faults does not change generation ids.
+        self._ids = random.Random(f"{seed}/ids")
+        self._schedule = random.Random(f"{seed}/schedule")
+        self.faults = Faults(seed)
+        self.log = RequestLog()
+        self._requests = 0
+        self._seq = 0
+        self._by_id: dict[str, _Generation] = {}
+        # Per workspace, sorted by position: the positions, and the generations.
+        self._index: dict[str, tuple[list[tuple[int, int]], list[_Generation]]] = {}
+        self._unrefunded: list[_Generation] = []
+
+    # -- the request handler --------------------------------------------------------------
+
+    def handle(
+        self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """Answer one request.
+
+        Args:
+            method: The HTTP method.
+            raw_path: The path, still percent-encoded.
+            raw_query: The query string without ``?``, still percent-encoded.
+            headers: The request headers (looked up case-insensitively).
+            body: The request body (empty if none).
+        """
+        now = self._clock()
+        self._settle(now)
+        self._requests += 1
+        request_id = f"req_{self._requests:06d}"
+        headers = CIMultiDictProxy(CIMultiDict(headers))
+        query = _first_values(raw_query)
+        route = _route(method, raw_path)
+        endpoint = None if isinstance(route, _ApiError) else route[0]
+        fault = self.faults._draw(endpoint) if endpoint is not None else None
+
+        if fault is not None and not fault.executed:
+            result = self._preempt(fault, headers, now)
+        else:
+            result = self._execute(route, headers, query, body, now)
+            if fault is not None and fault.kind == "server_error":
+                result = attrs.evolve(
+                    result, status=fault.status, payload=_server_error(fault.status).payload()
+                )
+        drop = fault is not None and fault.kind == "drop"
+        content = b"" if drop else dumps(result.payload)
+        if fault is not None and fault.kind == "malformed":
+            content = content[: len(content) // 2]  # a strict prefix of JSON is never JSON
+
+        self.log._append(
+            RequestRecord(
+                request_id=request_id,
+                time=now,
+                method=method,
+                path=raw_path,
+                query=query,
+                endpoint=endpoint,
+                status=None if drop else result.status,
+                workspace_id=headers.get("X-Workspace-Id"),
+                fault=fault.kind if fault is not None else None,
+                executed=fault is None or fault.executed,
+                generation_id=result.generation_id,
+            )
+        )
+        return Reply(
+            status=result.status,
+            headers=self._headers(request_id, result.quota, len(content), now),
+            body=content,
+            delay=fault.delay if fault is not None else 0.0,
+            drop=drop,
+        )
+
+    def _preempt(self, fault: Fault, headers: Mapping[str, str], now: float) -> _Result:
+        """The answer to a request that an injected fault stops before the API sees it."""
+        key = _api_key(headers)
+        quota = self._limiter.peek(key if key in self.workspaces else None, now)
+        if fault.kind == "rate_limit":
+            quota = attrs.evolve(quota, remaining=0, reset=now + fault.retry_after)
+            error = _rate_limited(fault.retry_after)
+            return _Result(error.status, error.payload(), quota)
+        if fault.kind == "server_error":
+            return _Result(fault.status, _server_error(fault.status).payload(), quota)
+        return _Result(0, None, quota)  # dropped: no answer at all
+
+    def _execute(
+        self,
+        route: tuple[Endpoint, str | None] | _ApiError,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        body: bytes,
+        now: float,
+    ) -> _Result:
+        quota = self._limiter.peek(None, now)
+        generation_id: str | None = None
+        try:
+            if isinstance(route, _ApiError):
+                raise route
+            endpoint, generation_id = route
+            key = _api_key(headers)
+            if key is None or key not in self.workspaces:
+                raise _ApiError(401, "INVALID_API_KEY", "Invalid or missing API key")
+            quota, allowed = self._limiter.take(key, now)
+            if not allowed:
+                raise _rate_limited(max(1, math.ceil(quota.reset - now)))
+            if endpoint == "credits":
+                return _Result(200, {"balance": self._balances[key]}, quota)
+            workspace = self._workspace(key, headers)
+            if endpoint == "list":
+                payload = self._list(workspace, query, now)
+            elif endpoint == "get":
+                payload = self._detail(self._find(workspace, generation_id), now)
+            else:
+                payload = self._create(key, workspace, body, now)
+                generation_id = payload["generation_id"]
+            return _Result(200, payload, quota, generation_id)
+        except _ApiError as error:
+            return _Result(error.status, error.payload(), quota, generation_id)
+
+    def _headers(self, request_id: str, quota: _Quota, length: int, now: float) -> dict[str, str]:
+        reset_unix = self._epoch.timestamp() + (quota.reset - self._origin)
+        return {
+            "Content-Type": "application/json; charset=utf-8",
+            "Content-Length": str(length),
+            # The server's own clock, so that a virtual clock gives reproducible headers.
+            "Date": format_datetime(self._at(now).replace(microsecond=0), usegmt=True),
+            "Server": SERVER,
+            "X-Request-ID": request_id,
+            "X-RateLimit-Limit": str(quota.limit),
+            "X-RateLimit-Remaining": str(quota.remaining),
+            "X-RateLimit-Reset": str(math.ceil(reset_unix)),
+        }
+
+    def _workspace(self, key: str, headers: Mapping[str, str]) -> str:
+        workspace = headers.get("X-Workspace-Id", "").strip()
+        if not workspace:
+            raise _invalid("X-Workspace-Id header is required")
+        if workspace not in self.workspaces[key]:
+            raise _ApiError(403, "FORBIDDEN", "You do not have access to this workspace")
+        return workspace
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    def _list(self, workspace: str, query: Mapping[str, str], now: float) -> dict[str, Any]:
+        status = query.get("status")
+        if status is not None and status not in STATUSES:
+            raise _invalid(f"status must be one of {', '.join(STATUSES)}")
+        limit = _page_size(query.get("limit"))
+        cursor = query.get("cursor")
+        positions, generations = self._index.get(workspace, ([], []))
+        # Newest first; a cursor is the position of the last item served, so generations
+        # created since then (newer, hence before it) can neither shift nor repeat a page.
+        index = len(positions) if cursor is None else bisect_left(positions, _decode(cursor))
+        page: list[_Generation] = []
+        has_more = False
+        while index > 0:
+            index -= 1
+            generation = generations[index]
+            if status is not None and generation.status(now) != status:
+                continue
+            if len(page) == limit:
+                has_more = True
+                break
+            page.append(generation)
+        return {
+            "data": [self._summary(g, now) for g in page],
+            "next_cursor": _encode(page[-1].position) if has_more else None,
+            "has_more": has_more,
+        }
+
+    def _find(self, workspace: str, generation_id: str | None) -> _Generation:
+        generation = self._by_id.get(generation_id or "")
+        if generation is None or generation.workspace_id != workspace:
+            raise _ApiError(404, "NOT_FOUND", "Generation not found")
+        return generation
+
+    def _create(self, key: str, workspace: str, body: bytes, now: float) -> dict[str, Any]:
+        request = _read_create(body)
+        cost = COSTS[request["research_mode"]]
+        balance = self._balances[key]
+        if balance < cost:
+            raise _ApiError(
+                402,
+                "INSUFFICIENT_CREDITS",
+                f"Insufficient credits: this generation needs {cost}, the balance is {balance}",
+            )
+        self._balances[key] = balance - cost
+        generation = self._new(
+            workspace,
+            now,
+            account=key,
+            prompt=request["prompt"],
+            post_types=request["post_types"],
+            research_mode=request["research_mode"],
+            cta_text=request["cta_text"],
+        )
+        return {
+            "generation_id": generation.generation_id,
+            "status": generation.status(now),
+            "credits_used": cost,
+            "remaining_credits": self._balances[key],
+            "status_url": f"{_GENERATIONS}/{generation.generation_id}",
+        }
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _new(
+        self,
+        workspace: str,
+        now: float,
+        *,
+        account: str | None,
+        prompt: str | None,
+        post_types: Iterable[str],
+        research_mode: str,
+        cta_text: str | None,
+        hold: str | None = None,
+    ) -> _Generation:
+        self._seq += 1
+        generation_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        # Always three draws per generation, so one's settings never shift the next's.
+        pending = _draw(self._pending, self._schedule.random())
+        processing = _draw(self._processing, self._schedule.random())
+        fails = self._schedule.random() < self._failure_rate
+        starts, ends = now + pending, now + pending + processing
+        if hold is not None:
+            starts, ends, fails = _held(hold, now, fails)
+        created_ms = round((now - self._origin) * 1000)
+        generation = _Generation(
+            generation_id=generation_id,
+            seq=self._seq,
+            created_ms=created_ms,
+            created_at=_iso(self._epoch + timedelta(milliseconds=created_ms)),
+            workspace_id=workspace,
+            account=account,
+            prompt=prompt,
+            platforms=_platforms(post_types),
+            research_mode=research_mode,
+            cost=COSTS[research_mode],
+            cta_text=cta_text,
+            starts=starts,
+            ends=ends,
+            fails=fails,
+        )
+        self._by_id[generation_id] = generation
+        positions, generations = self._index.setdefault(workspace, ([], []))
+        at = bisect_right(positions, generation.position)
+        positions.insert(at, generation.position)
+        generations.insert(at, generation)
+        if fails and account is not None:
+            self._unrefunded.append(generation)
+        return generation
+
+    def _settle(self, now: float) -> None:
+        """Refund the failed generations whose failure is visible by ``now``."""
+        if not any(g.ends <= now for g in self._unrefunded):
+            return
+        for generation in self._unrefunded:
+            if generation.ends <= now and generation.account is not None:
+                self._balances[generation.account] += generation.cost
+        self._unrefunded = [g for g in self._unrefunded if g.ends > now]
+
+    def _summary(self, generation: _Generation, now: float) -> dict[str, Any]:
+        status = generation.status(now)
+        return {
+            "generation_id": generation.generation_id,
+            "status": status,
+            "prompt": generation.prompt,
+            "platforms": list(generation.platforms),
+            "research_mode": generation.research_mode,
+            "credits_used": 0 if status == "failed" else generation.cost,
+            "created_at": generation.created_at,
+        }
+
+    def _detail(self, generation: _Generation, now: float) -> dict[str, Any]:
+        data = self._summary(generation, now)
+        if data["status"] == "completed":
+            data["outputs"] = _outputs(generation)
+        elif data["status"] == "failed":
+            data["error"] = dict(FAILURE)
+        return data
+
+    def _at(self, now: float) -> datetime:
+        return self._epoch + timedelta(seconds=now - self._origin)
+
+    # -- peeks and helpers for FakePowerPost (no request, no log) --------------------------
+
+    def generation(self, generation_id: str) -> dict[str, Any]:
+        """What ``GET /content/generations/{id}`` would answer, in any workspace."""
+        now = self._clock()
+        self._settle(now)
+        generation = self._by_id.get(generation_id)
+        if generation is None:
+            raise KeyError(generation_id)
+        return self._detail(generation, now)
+
+    def generations(self, workspace: str | None) -> list[dict[str, Any]]:
+        """Every generation (of one workspace, or all), newest first, as ``get`` answers."""
+        now = self._clock()
+        self._settle(now)
+        everything = sorted(self._by_id.values(), key=lambda g: g.position, reverse=True)
+        return [
+            self._detail(g, now)
+            for g in everything
+            if workspace is None or g.workspace_id == workspace
+        ]
+
+    def balance(self, key: str) -> int:
+        """The credit balance of ``key``, refunds settled."""
+        self._settle(self._clock())
+        return self._balances[key]
+
+    def seed(
+        self,
+        count: int,
+        workspace: str,
+        *,
+        status: str | None,
+        prompt: str | None,
+        post_types: Iterable[str],
+        research_mode: str,
+    ) -> list[str]:
+        """Make ``count`` generations directly, charging nothing; their ids, oldest first."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)} or None")
+        if research_mode not in COSTS:
+            raise ValueError(f"research_mode must be one of {', '.join(COSTS)}")
+        types = list(post_types)
+        _check_post_types(types, ValueError)
+        now = self._clock()
+        self._settle(now)
+        return [
+            self._new(
+                workspace,
+                now,
+                account=None,
+                prompt=prompt if prompt is not None else f"Seeded generation {self._seq + 1}",
+                post_types=types,
+                research_mode=research_mode,
+                cta_text=None,
+                hold=status,
+            ).generation_id
+            for _ in range(count)
+        ]
+
+    def complete_all(self) -> None:
+        """End every unfinished generation now, with the outcome drawn for it."""
+        now = self._clock()
+        for generation in self._by_id.values():
+            if generation.ends > now:
+                generation.starts = min(generation.starts, now)
+                generation.ends = now
+        self._settle(now)
+
+
+# -- pure helpers --------------------------------------------------------------------------
+
+
+def _route(method: str, raw_path: str) -> tuple[Endpoint, str | None] | _ApiError:
+    endpoint: Endpoint
+    target: str | None = None
+    if raw_path == _GENERATIONS:
+        endpoint, allowed = "list", "GET"
+    elif raw_path.startswith(_GENERATIONS + "/") and "/" not in raw_path[len(_GENERATIONS) + 1 :]:
+        endpoint, allowed = "get", "GET"
+        target = unquote(raw_path[len(_GENERATIONS) + 1 :])
+        if not target:
+            return _ApiError(404, "NOT_FOUND", f"No route for {raw_path}")
+    elif raw_path == _GENERATE:
+        endpoint, allowed = "create", "POST"
+    elif raw_path == _CREDITS:
+        endpoint, allowed = "credits", "GET"
+    else:
+        return _ApiError(404, "NOT_FOUND", f"No route for {raw_path}")
+    if method != allowed:
+        return _ApiError(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {raw_path}")
+    return endpoint, target
+
+
+def _first_values(raw_query: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        values.setdefault(name, value)
+    return values
+
+
+def _api_key(headers: Mapping[str, str]) -> str | None:
+    key = headers.get("x-api-key")
+    if key is not None:
+        return key.strip()
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _rate_limited(retry_after: int) -> _ApiError:
+    return _ApiError(
+        429,
+        "RATE_LIMIT_EXCEEDED",
+        f"Rate limit exceeded, retry in {retry_after} seconds",
+        retry_after=retry_after,
+    )
+
+
+def _server_error(status: int) -> _ApiError:
+    return _ApiError(status, "INTERNAL_ERROR", HTTPStatus(status).phrase)
+
+
+def _page_size(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_PAGE_SIZE
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE_SIZE:
+        raise _invalid(f"limit must be an integer between 1 and {MAX_PAGE_SIZE}")
+    return int(value)
+
+
+def _encode(position: tuple[int, int]) -> str:
+    text = f"{_CURSOR_VERSION}:{position[0]}:{position[1]}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[int, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        version, created_ms, seq = text.split(":")
+        if version != _CURSOR_VERSION:
+            raise ValueError(version)
+        return int(created_ms), int(seq)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+        raise _invalid("cursor is not valid: pass next_cursor as it was returned") from None
+
+
+def _read_create(body: bytes) -> dict[str, Any]:
+    """The fields of a create request, checked as the API documents them."""
+    try:
+        data = loads(body)
+    except ValueError:
+        raise _invalid("Request body must be valid JSON") from None
+    if not isinstance(data, dict):
+        raise _invalid("Request body must be a JSON object")
+    prompt = data.get("prompt")
+    if prompt is not None:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise _invalid("prompt must be a non-empty string")
+        if len(prompt) > MAX_PROMPT:
+            raise _invalid(f"prompt must be at most {MAX_PROMPT} characters")
+    if "post_types" not in data:
+        raise _invalid("post_types is required")
+    post_types = data["post_types"]
+    _check_post_types(post_types, _invalid)
+    research_mode = data.get("research_mode")
+    if research_mode is None:
+        raise _invalid("research_mode is required")
+    if research_mode not in COSTS:
+        raise _invalid(f"research_mode must be one of {', '.join(COSTS)}")
+    media_ids = _string_list(data, "media_ids", MAX_MEDIA_IDS)
+    if prompt is None and not media_ids:
+        raise _invalid("Either prompt or media_ids is required")
+    writing_style_id = data.get("writing_style_id")
+    if writing_style_id is not None and (
+        not isinstance(writing_style_id, str) or not writing_style_id.strip()
+    ):
+        raise _invalid("writing_style_id must be a non-empty string")
+    cta_text = data.get("cta_text")
+    if cta_text is not None:
+        if not isinstance(cta_text, str):
+            raise _invalid("cta_text must be a string")
+        if len(cta_text) > MAX_CTA_TEXT:
+            raise _invalid(f"cta_text must be at most {MAX_CTA_TEXT} characters")
+    for url in _string_list(data, "source_urls", MAX_SOURCE_URLS):
+        if not url.startswith(("http://", "https://")):
+            raise _invalid("source_urls must be http(s) URLs")
+    return {
+        "prompt": prompt,
+        "post_types": post_types,
+        "research_mode": research_mode,
+        "cta_text": cta_text,
+    }
+
+
+def _check_post_types(post_types: object, error: Callable[[str], Exception]) -> None:
+    if (
+        not isinstance(post_types, list)
+        or not post_types
+        or not all(isinstance(t, str) for t in post_types)
+    ):
+        raise error("post_types must be a non-empty array of post types")
+    unknown = [t for t in post_types if t not in KNOWN_POST_TYPES]
+    if unknown:
+        raise error(
+            f"Unknown post type(s): {', '.join(unknown)}; "
+            f"valid types are {', '.join(KNOWN_POST_TYPES)}"
+        )
+
+
+def _string_list(data: Mapping[str, Any], name: str, most: int) -> list[str]:
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _invalid(f"{name} must be an array of non-empty strings")
+    if len(value) > most:
+        raise _invalid(f"{name} must have at most {most} items")
+    return value
+
+
+def _platforms(post_types: Iterable[str]) -> tuple[str, ...]:
+    # instagram-feed -> instagram, x-post -> x; several types of one platform share it.
+    return tuple(dict.fromkeys(t.partition("-")[0] for t in post_types))
+
+
+def _outputs(generation: _Generation) -> dict[str, Any]:
+    topic = generation.prompt or "Fresh from our media library"
+    cta = f" {generation.cta_text}" if generation.cta_text else ""
+    words = ["".join(c for c in w if c.isalnum()) for w in topic.split()]
+    tags = " ".join([f"#{w.capitalize()}" for w in words if len(w) > 3][:3]) or "#news"
+    outputs: dict[str, Any] = {}
+    for platform in generation.platforms:
+        if platform == "youtube":
+            outputs[platform] = {"title": topic[:100], "description": f"{topic}{cta} {tags}"}
+        else:
+            style = _CAPTION_STYLE.get(platform, "{topic}{cta} {tags}")
+            outputs[platform] = style.format(topic=topic, cta=cta, tags=tags)
+    return outputs
+
+
+def _draw(duration: Duration, uniform: float) -> float:
+    if isinstance(duration, tuple):
+        low, high = duration
+        return low + (high - low) * uniform
+    return duration
+
+
+def _held(status: str, now: float, fails: bool) -> tuple[float, float, bool]:
+    """A schedule that keeps a seeded generation in ``status`` (until complete_all)."""
+    if status == "pending":
+        return math.inf, math.inf, fails
+    if status == "processing":
+        return now, math.inf, fails
+    return now, now, status == "failed"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _check_keys(keys: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    checked: dict[str, tuple[str, ...]] = {}
+    for key, workspaces in keys.items():
+        if not isinstance(key, str) or not key or key != key.strip():
+            raise ValueError(f"API keys must be non-empty strings, got {key!r}")
+        if isinstance(workspaces, str):
+            raise TypeError(f"the workspaces of {key[:12]}... must be a list of ids, not a string")
+        checked[key] = tuple(workspaces)
+    if not checked:
+        raise ValueError("keys must configure at least one API key")
+    return checked
+
+
+def _check_credits(credits: int | Mapping[str, int], keys: Mapping[str, object]) -> dict[str, int]:
+    if isinstance(credits, int):
+        return dict.fromkeys(keys, credits)
+    unknown = set(credits) - set(keys)
+    if unknown:
+        raise ValueError(f"credits names {len(unknown)} key(s) that are not configured in keys")
+    return {key: credits.get(key, DEFAULT_CREDITS) for key in keys}
+
+
+def _check_duration(name: str, value: Duration) -> Duration:
+    bounds = value if isinstance(value, tuple) else (value, value)
+    low, high = bounds
+    if not (0 <= low <= high) or math.isinf(high):
+        raise ValueError(f"{name} must be seconds >= 0, or a (low, high) range, got {value!r}")
+    return value
+
+
+def _check_rate_limit(rate_limit: tuple[int, float] | None) -> tuple[int, float]:
+    if rate_limit is None:
+        return UNLIMITED
+    limit, per = rate_limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"rate_limit needs at least 1 request per window, got {limit!r}")
+    if not per > 0 or math.isinf(per):
+        raise ValueError(f"rate_limit needs a window of seconds > 0, got {per!r}")
+    return limit, float(per)

@@ -1,0 +1,361 @@
+"""FakePowerPost: an in-process PowerPost API v1, over a socket or in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from aiohttp import web
+from yarl import URL
+
+from powerpost_async._converter import structure
+from powerpost_async._exceptions import APIConnectionError, APITimeoutError, PowerPostError
+from powerpost_async._models import Generation
+from powerpost_async._transport import Request, Response
+from powerpost_async.testing._clock import VirtualClock
+from powerpost_async.testing._core import (
+    DEFAULT_API_KEY,
+    DEFAULT_CREDITS,
+    DEFAULT_EPOCH,
+    DEFAULT_WORKSPACE_ID,
+    Core,
+    Duration,
+    Reply,
+)
+from powerpost_async.testing._faults import Faults
+from powerpost_async.testing._log import RequestLog
+
+if TYPE_CHECKING:
+    from powerpost_async._client import PowerPost
+
+__all__ = ["FakePowerPost", "FakeTransport"]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+# In-flight handlers get this long (real seconds) to finish when the server closes.
+_SHUTDOWN_TIMEOUT = 0.25
+
+
+class FakePowerPost:
+    """A faithful PowerPost API v1 in your process, for tests.
+
+    It serves the generations list and get, create and the credit balance, with the
+    documented authentication, workspaces, validation, error envelope, pagination,
+    credits and rate-limit headers. Generations go ``pending -> processing ->
+    completed | failed`` on a schedule read off ``clock``, so a :class:`VirtualClock`
+    makes a whole lifecycle take no real time. Faults can be injected (:attr:`faults`)
+    and every request is logged (:attr:`requests`).
+
+    Use it in one of three ways::
+
+        # 1. over a real socket on 127.0.0.1
+        async with FakePowerPost() as server:
+            async with server.client(use_socket=True) as pp: ...
+
+        # 2. in memory, no socket
+        server = FakePowerPost(clock=VirtualClock())
+        async with server.client() as pp:   # or PowerPost(..., transport=server.transport())
+            ...
+
+        # 3. with pytest: the ``powerpost_fake`` and ``powerpost_client`` fixtures
+
+    Args:
+        keys: API key -> the workspaces it owns. Defaults to one key,
+            ``pp_live_sk_test``, owning ``ws_test``.
+        credits: Every key's starting balance, or a balance per key (keys left out
+            start with 1000).
+        clock: Monotonic seconds; generation schedules, ``created_at`` and rate-limit
+            windows are read off it. Defaults to :func:`time.monotonic`.
+        sleep: How the server waits (slow-answer faults). Defaults to the clock's
+            ``sleep`` for a :class:`VirtualClock`, else :func:`asyncio.sleep`.
+        pending: Seconds a generation stays ``pending``: a number, or a ``(low, high)``
+            range drawn per generation.
+        processing: Seconds it then stays ``processing`` (number or range).
+        failure_rate: The chance that a generation ends ``failed`` (then refunded).
+        seed: Seeds every random draw (ids, schedules, failures, random faults): the same
+            seed and the same requests give the same answers.
+        rate_limit: ``(requests, per_seconds)`` allowed per key, in fixed windows; over it
+            a request gets 429 ``RATE_LIMIT_EXCEEDED``. ``None``: no limit.
+        epoch: The wall-clock time the server starts at: ``created_at``, the ``Date``
+            and ``X-RateLimit-Reset`` headers are this plus the clock's progress since
+            construction, so a virtual clock makes them reproducible.
+    """
+
+    def __init__(
+        self,
+        *,
+        keys: Mapping[str, Iterable[str]] | None = None,
+        credits: int | Mapping[str, int] = DEFAULT_CREDITS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep | None = None,
+        pending: Duration = 0.0,
+        processing: Duration = 5.0,
+        failure_rate: float = 0.0,
+        seed: int = 0,
+        rate_limit: tuple[int, float] | None = None,
+        epoch: datetime = DEFAULT_EPOCH,
+    ) -> None:
+        self._core = Core(
+            keys={DEFAULT_API_KEY: [DEFAULT_WORKSPACE_ID]} if keys is None else keys,
+            credits=credits,
+            clock=clock,
+            pending=pending,
+            processing=processing,
+            failure_rate=failure_rate,
+            seed=seed,
+            rate_limit=rate_limit,
+            epoch=epoch,
+        )
+        self._clock = clock
+        if sleep is None:
+            sleep = clock.sleep if isinstance(clock, VirtualClock) else asyncio.sleep
+        self._sleep = sleep
+        self.api_key: str = next(iter(self._core.workspaces))
+        """The first configured key (``pp_live_sk_test`` by default)."""
+        workspaces = self._core.workspaces[self.api_key]
+        if not workspaces:
+            raise ValueError("the first key in keys must own at least one workspace")
+        self.workspace_id: str = workspaces[0]
+        """The first workspace of :attr:`api_key` (``ws_test`` by default)."""
+        self._runner: web.ServerRunner | None = None
+        self._base_url: str | None = None
+
+    def __repr__(self) -> str:
+        where = self._base_url or "in memory"
+        return f"<FakePowerPost {where} requests={len(self._core.log)}>"
+
+    # -- what tests look at ---------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        """The faults to inject: ``server.faults.script(...)``, ``.random(...)``."""
+        return self._core.faults
+
+    @property
+    def requests(self) -> RequestLog:
+        """Every request received, for assertions; ``server.requests.clear()`` resets."""
+        return self._core.log
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The server's clock."""
+        return self._clock
+
+    def generation(self, generation_id: str) -> Generation:
+        """Peek at a generation, in any workspace, as ``get`` would answer now.
+
+        Raises:
+            KeyError: No generation has this id.
+        """
+        return structure(self._core.generation(generation_id), Generation)
+
+    def generations(self, workspace_id: str | None = None) -> list[Generation]:
+        """Every generation (of one workspace, or of all), newest first."""
+        return [structure(g, Generation) for g in self._core.generations(workspace_id)]
+
+    def balance(self, api_key: str | None = None) -> int:
+        """The credit balance of ``api_key`` (default :attr:`api_key`), refunds settled."""
+        return self._core.balance(self.api_key if api_key is None else api_key)
+
+    def seed_generations(
+        self,
+        count: int,
+        *,
+        workspace_id: str | None = None,
+        status: Literal["pending", "processing", "completed", "failed"] | None = None,
+        prompt: str | None = None,
+        post_types: Sequence[str] = ("instagram-feed", "x-post"),
+        research_mode: Literal["regular", "deep"] = "regular",
+    ) -> list[str]:
+        """Create ``count`` generations server-side (no request, no credits), e.g. to list.
+
+        Args:
+            count: How many.
+            workspace_id: Where (default :attr:`workspace_id`).
+            status: Put them in this status and keep them there until
+                :meth:`complete_all`; ``None`` gives them the usual schedule from now.
+            prompt: Their prompt (default ``"Seeded generation <n>"``).
+            post_types: Their post types.
+            research_mode: Their research mode.
+
+        Returns:
+            Their ids, oldest first.
+        """
+        workspace = self.workspace_id if workspace_id is None else workspace_id
+        if not any(workspace in owned for owned in self._core.workspaces.values()):
+            raise ValueError(f"no configured key owns workspace {workspace!r}")
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        return self._core.seed(
+            count,
+            workspace,
+            status=status,
+            prompt=prompt,
+            post_types=post_types,
+            research_mode=research_mode,
+        )
+
+    def complete_all(self) -> None:
+        """End every unfinished generation now, each with its drawn outcome.
+
+        Completed, or failed (and refunded) if ``failure_rate`` drew it so. Works with
+        any clock.
+        """
+        self._core.complete_all()
+
+    def advance(self, seconds: float) -> None:
+        """Move the server's :class:`VirtualClock` forward.
+
+        Raises:
+            TypeError: The server's clock is not a :class:`VirtualClock`.
+        """
+        if not isinstance(self._clock, VirtualClock):
+            raise TypeError("advance() needs FakePowerPost(clock=VirtualClock())")
+        self._clock.advance(seconds)
+
+    # -- in memory ------------------------------------------------------------------------
+
+    def transport(self) -> FakeTransport:
+        """A new in-memory transport to this server, for ``PowerPost(transport=...)``."""
+        return FakeTransport(self._core, self._sleep)
+
+    def client(self, *, use_socket: bool = False, **kwargs: Any) -> PowerPost:
+        """A :class:`~powerpost_async.PowerPost` client wired to this server.
+
+        It uses :attr:`api_key` and :attr:`workspace_id`, and the server's
+        :class:`VirtualClock` (as ``clock`` and ``sleep``) if it has one, unless
+        ``kwargs`` say otherwise.
+
+        Args:
+            use_socket: Talk over the socket (the server must be started) instead of
+                in memory.
+            kwargs: Any other :class:`~powerpost_async.PowerPost` argument.
+        """
+        from powerpost_async._client import PowerPost
+
+        kwargs.setdefault("api_key", self.api_key)
+        kwargs.setdefault("workspace_id", self.workspace_id)
+        if use_socket:
+            kwargs.setdefault("base_url", self.base_url)
+        else:
+            kwargs.setdefault("transport", self.transport())
+        if isinstance(self._clock, VirtualClock):
+            kwargs.setdefault("clock", self._clock)
+            kwargs.setdefault("sleep", self._clock.sleep)
+        return PowerPost(**kwargs)
+
+    # -- over a socket --------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` while serving.
+
+        Raises:
+            RuntimeError: The server is not serving (use ``async with`` or :meth:`start`).
+        """
+        if self._base_url is None:
+            raise RuntimeError("FakePowerPost is not serving: use `async with` or start()")
+        return self._base_url
+
+    async def start(self) -> None:
+        """Serve over HTTP on 127.0.0.1, on a free port (see :attr:`base_url`)."""
+        if self._runner is not None:
+            raise RuntimeError("FakePowerPost is already serving")
+        runner = web.ServerRunner(
+            web.Server(self._serve), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._base_url = f"http://{host}:{port}"
+
+    async def aclose(self) -> None:
+        """Stop serving and close every connection. Safe to call twice."""
+        runner, self._runner = self._runner, None
+        self._base_url = None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakePowerPost:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
+        url = request.rel_url
+        body = await request.read()
+        reply = self._core.handle(
+            request.method, url.raw_path, url.raw_query_string, request.headers, body
+        )
+        if reply.delay:
+            await self._sleep(reply.delay)
+        if reply.drop and request.transport is not None:
+            # Close without answering; aiohttp then finds the connection gone and
+            # gives up writing the response below, quietly.
+            request.transport.close()
+        return web.Response(status=reply.status or 500, body=reply.body, headers=reply.headers)
+
+
+class FakeTransport:
+    """An in-memory transport to a :class:`FakePowerPost`, from its ``transport()``.
+
+    It answers exactly what the socket server would (the same status, headers and body,
+    from the same handler), with no socket. An injected drop raises
+    :class:`~powerpost_async.APIConnectionError` with ``request_sent=True``; an answer
+    delayed past the request's timeout raises :class:`~powerpost_async.APITimeoutError`
+    once the timeout has passed on the server's sleep (virtual time with a
+    :class:`VirtualClock`).
+    """
+
+    def __init__(self, core: Core, sleep: Sleep) -> None:
+        self._core = core
+        self._sleep = sleep
+        self.closed = False
+
+    async def send(self, request: Request) -> Response:
+        """Hand the request to the server and return its answer."""
+        if self.closed:
+            raise PowerPostError("this FakeTransport is closed")
+        url = URL(request.url, encoded=True)
+        # A real exchange takes at least one pass of the event loop: let others run.
+        await asyncio.sleep(0)
+        reply: Reply = self._core.handle(
+            request.method,
+            url.raw_path,
+            url.raw_query_string,
+            request.headers,
+            request.content or b"",
+        )
+        where = f"{request.method} {url.raw_path}"
+        if request.timeout is not None and reply.delay >= request.timeout:
+            await self._sleep(request.timeout)
+            raise APITimeoutError(f"{where} timed out after {request.timeout} s")
+        if reply.delay:
+            await self._sleep(reply.delay)
+        if reply.drop:
+            raise APIConnectionError(
+                f"{where} failed: the server closed the connection without answering",
+                request_sent=True,
+            )
+        return Response(reply.status, reply.headers, reply.body)
+
+    async def aclose(self) -> None:
+        """Mark the transport closed (the server is not affected)."""
+        self.closed = True

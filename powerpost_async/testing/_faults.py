@@ -1,0 +1,174 @@
+"""Fault injection for reliability tests: what can go wrong, and when it does."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Collection
+from typing import Literal, get_args
+
+import attrs
+
+__all__ = ["ENDPOINTS", "Endpoint", "Fault", "FaultKind", "Faults"]
+
+#: The endpoints of the fake: ``list``, ``get`` (one generation), ``create``, ``credits``.
+Endpoint = Literal["list", "get", "create", "credits"]
+ENDPOINTS: frozenset[str] = frozenset(get_args(Endpoint))
+
+#: What a :class:`Fault` does to the request it hits.
+FaultKind = Literal["rate_limit", "server_error", "drop", "slow", "malformed"]
+
+
+@attrs.frozen
+class Fault:
+    """One failure to inject into one request. Build it with a class method.
+
+    Attributes:
+        kind: ``"rate_limit"`` (429), ``"server_error"`` (5xx), ``"drop"`` (the
+            connection closes without an answer), ``"slow"`` (the answer is delayed) or
+            ``"malformed"`` (the answer's body is cut in half: broken JSON).
+        executed: Whether the request is carried out before the fault hits it: a create
+            with ``executed=True`` makes a generation (and costs credits) even though
+            the client sees an error. Always ``False`` for ``rate_limit``, always
+            ``True`` for ``slow`` and ``malformed``.
+        status: The HTTP status of a ``server_error``.
+        retry_after: Seconds a ``rate_limit`` asks to wait (``error.retryAfter``).
+        delay: Seconds a ``slow`` answer waits (on the server's sleep, so virtual time
+            with a :class:`VirtualClock`).
+    """
+
+    kind: FaultKind
+    executed: bool = False
+    status: int = 0
+    retry_after: int = 0
+    delay: float = attrs.field(default=0.0, converter=float)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind not in get_args(FaultKind):
+            raise ValueError(f"kind must be one of {', '.join(get_args(FaultKind))}")
+        if self.kind == "server_error" and not 500 <= self.status <= 599:
+            raise ValueError(f"status must be a 5xx status, got {self.status!r}")
+        retry_after = self.retry_after
+        if isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0:
+            raise ValueError(f"retry_after must be an integer >= 0, got {retry_after!r}")
+        if not self.delay >= 0 or math.isinf(self.delay):
+            raise ValueError(f"delay must be a finite number of seconds >= 0, got {self.delay!r}")
+        if self.delay and self.kind != "slow":
+            raise ValueError("only a slow fault has a delay")
+        # A 429 is refused before any work; a slow or malformed answer is of work done.
+        must_execute = {"rate_limit": False, "slow": True, "malformed": True}.get(self.kind)
+        if must_execute is not None and self.executed is not must_execute:
+            raise ValueError(f"a {self.kind} fault has executed={must_execute}")
+
+    @classmethod
+    def rate_limit(cls, retry_after: int = 1) -> Fault:
+        """A 429 ``RATE_LIMIT_EXCEEDED`` with ``error.retryAfter``; nothing is executed."""
+        return cls("rate_limit", retry_after=retry_after)
+
+    @classmethod
+    def server_error(cls, status: int = 500, *, executed: bool = False) -> Fault:
+        """A 5xx ``INTERNAL_ERROR``, before (or, with ``executed``, after) doing the work."""
+        return cls("server_error", executed=executed, status=status)
+
+    @classmethod
+    def drop(cls, *, executed: bool = False) -> Fault:
+        """The connection is closed without an answer, before (or after) doing the work.
+
+        The in-memory transport raises ``APIConnectionError(request_sent=True)``; the
+        socket server closes the connection. (Note that aiohttp's client quietly resends
+        an idempotent request once when a reused connection is closed on it.)
+        """
+        return cls("drop", executed=executed)
+
+    @classmethod
+    def slow(cls, delay: float) -> Fault:
+        """The request is carried out at once, but its answer comes ``delay`` s later.
+
+        A client whose timeout is shorter sees a timeout, while the work was done.
+        """
+        return cls("slow", executed=True, delay=delay)
+
+    @classmethod
+    def malformed(cls) -> Fault:
+        """The request is carried out, but its answer's body is truncated (invalid JSON)."""
+        return cls("malformed", executed=True)
+
+
+EndpointSelector = Endpoint | Collection[Endpoint] | None
+
+
+def _endpoints(on: EndpointSelector) -> frozenset[str]:
+    if on is None:
+        return ENDPOINTS
+    names = frozenset([on] if isinstance(on, str) else on)
+    unknown = names - ENDPOINTS
+    if unknown or not names:
+        raise ValueError(f"on must name endpoints among {', '.join(sorted(ENDPOINTS))}, got {on!r}")
+    return names
+
+
+@attrs.frozen
+class _Rule:
+    fault: Fault | None
+    endpoints: frozenset[str]
+    probability: float = 1.0
+
+
+class Faults:
+    """The faults a :class:`FakePowerPost` injects: ``server.faults``.
+
+    Scripted faults hit the next matching requests, one each, in the order given;
+    a request that no scripted fault matches then draws each random rule in turn
+    (from the server's seeded generator, so a run repeats exactly). Requests to an
+    unknown path never get a fault.
+
+    Example::
+
+        server.faults.script(Fault.server_error(503), Fault.drop(), on="get")
+        server.faults.random(Fault.rate_limit(retry_after=2), 0.1, on="create")
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self._random = random.Random(f"{seed}/faults")
+        self._script: list[_Rule] = []
+        self._rules: list[_Rule] = []
+
+    def script(self, *faults: Fault | None, on: EndpointSelector = None) -> None:
+        """Inject ``faults`` into the next requests to the endpoints ``on``, one each.
+
+        Args:
+            faults: In order; ``None`` lets one matching request through untouched, so
+                ``script(fault, None, fault)`` fails, succeeds, then fails again.
+            on: An endpoint (``"list"``, ``"get"``, ``"create"``, ``"credits"``), a
+                collection of them (``("list", "get", "credits")``: every GET), or
+                ``None`` for every endpoint.
+        """
+        endpoints = _endpoints(on)
+        self._script.extend(_Rule(fault, endpoints) for fault in faults)
+
+    def random(self, fault: Fault, probability: float, *, on: EndpointSelector = None) -> None:
+        """Inject ``fault`` into each request to the endpoints ``on`` with ``probability``."""
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be between 0 and 1, got {probability!r}")
+        self._rules.append(_Rule(fault, _endpoints(on), probability))
+
+    @property
+    def scripted(self) -> int:
+        """How many scripted faults (and ``None`` pass-throughs) are still to come."""
+        return len(self._script)
+
+    def clear(self) -> None:
+        """Forget every scripted fault and random rule."""
+        self._script.clear()
+        self._rules.clear()
+
+    def _draw(self, endpoint: str) -> Fault | None:
+        """The fault for a request to ``endpoint``, if any (consumes a scripted one)."""
+        for index, rule in enumerate(self._script):
+            if endpoint in rule.endpoints:
+                del self._script[index]
+                return rule.fault
+        for rule in self._rules:
+            if endpoint in rule.endpoints and self._random.random() < rule.probability:
+                return rule.fault
+        return None
