@@ -21,6 +21,7 @@ from ._exceptions import (
     APIConnectionError,
     APIError,
     APIStatusError,
+    MalformedResponseError,
     PowerPostError,
     RateLimitError,
 )
@@ -244,8 +245,8 @@ class PowerPost:
             None,
             self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
         )
-        response = await self._send(request, idempotent=True, max_retries=max_retries)
-        return structure(decode_json(response), cls, body=response.content)
+        response, data = await self._send(request, idempotent=True, max_retries=max_retries)
+        return structure(data, cls, body=response.content)
 
     async def _post(
         self,
@@ -263,8 +264,8 @@ class PowerPost:
             content,
             self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
         )
-        response = await self._send(request, idempotent=False, max_retries=max_retries)
-        return structure(decode_json(response), cls, body=response.content)
+        response, data = await self._send(request, idempotent=False, max_retries=max_retries)
+        return structure(data, cls, body=response.content)
 
     async def _send(
         self,
@@ -272,8 +273,8 @@ class PowerPost:
         *,
         idempotent: bool,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Response:
-        """Send once; only after a retryable failure enter the (costlier) retry loop."""
+    ) -> tuple[Response, Any]:
+        """Send and decode; only after a retryable failure enter the (costlier) retry loop."""
         retries = (
             self._max_retries if max_retries is USE_CLIENT_DEFAULT else _check_retries(max_retries)
         )
@@ -285,7 +286,7 @@ class PowerPost:
             raise first_error
         return await self._retry(request, first_error, idempotent, retries)
 
-    async def _send_once(self, request: Request) -> Response:
+    async def _send_once(self, request: Request) -> tuple[Response, Any]:
         if self._closed:
             raise PowerPostError("this PowerPost client is closed; create a new one")
         if self._not_before:
@@ -323,7 +324,7 @@ class PowerPost:
                 (self._clock() - started) * 1000,
             )
         if 200 <= response.status_code < 300:
-            return response
+            return response, decode_json(response)
         error = error_from_response(response, now=time.time())
         if isinstance(error, RateLimitError) and error.retry_after:
             self._not_before = max(self._not_before, self._clock() + error.retry_after)
@@ -339,7 +340,8 @@ class PowerPost:
         if isinstance(error, APIConnectionError):
             # A create that may have reached the server must not be sent twice.
             return idempotent or not error.request_sent
-        return False
+        # A garbled body is a transport fault: read again. A create may have worked: don't.
+        return idempotent and isinstance(error, MalformedResponseError)
 
     def _wait(self, state: _t.RetryCallState) -> float:
         """Full-jitter exponential backoff, or the server's hint, whichever is later."""
@@ -351,7 +353,7 @@ class PowerPost:
 
     async def _retry(
         self, request: Request, first_error: APIError, idempotent: bool, retries: int
-    ) -> Response:
+    ) -> tuple[Response, Any]:
         pending: list[APIError] = [first_error]
 
         def before_sleep(state: _t.RetryCallState) -> None:

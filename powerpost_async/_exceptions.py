@@ -17,6 +17,7 @@ Everything the SDK raises on purpose derives from :class:`PowerPostError`::
     │   ├── APIConnectionError            no usable answer: refused, reset, dropped
     │   │   └── APITimeoutError           ... because a timeout passed (also a TimeoutError)
     │   └── ResponseValidationError       the answer could not be read into our models
+    │       └── MalformedResponseError    ... because it was not even JSON (truncated, garbled)
     ├── GenerationFailedError             a generation awaited with ``wait`` failed
     └── WaitTimeoutError                  a wait's deadline passed (also a TimeoutError)
 
@@ -44,6 +45,7 @@ __all__ = [
     "GenerationFailedError",
     "InsufficientCreditsError",
     "InternalServerError",
+    "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
     "PowerPostError",
@@ -217,6 +219,14 @@ class ResponseValidationError(APIError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_validation, (type(self), self.message, self.body, self.errors))
+
+
+class MalformedResponseError(ResponseValidationError):
+    """A success response whose body was not JSON at all (truncated or garbled on the way).
+
+    Reads (GETs) are retried after it like after a dropped connection; a ``create`` is
+    not, since it may have worked: the raw body is in :attr:`body`.
+    """
 
 
 def _rebuild_validation(

@@ -18,8 +18,8 @@ from urllib.parse import quote, urlencode
 from ._converter import loads
 from ._exceptions import (
     APIStatusError,
+    MalformedResponseError,
     RateLimitError,
-    ResponseValidationError,
     status_error_class,
 )
 from ._transport import Response
@@ -93,11 +93,11 @@ def query_string(params: Mapping[str, str | int | None]) -> str:
 
 
 def decode_json(response: Response) -> Any:
-    """The JSON body of a successful response, or :class:`ResponseValidationError`."""
+    """The JSON body of a successful response, or :class:`MalformedResponseError`."""
     try:
         return loads(response.content)
     except ValueError as exc:  # json.JSONDecodeError and orjson.JSONDecodeError both are
-        raise ResponseValidationError(
+        raise MalformedResponseError(
             f"the server answered {response.status_code} with a body that is not JSON",
             body=response.content,
             errors=[_snippet(response.content)],

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -36,6 +37,7 @@ from ._exceptions import (
     APIError,
     APIStatusError,
     GenerationFailedError,
+    MalformedResponseError,
     NotFoundError,
     PowerPostError,
     RateLimitError,
@@ -462,9 +464,7 @@ class Tracker:
         retrying = _t.AsyncRetrying(
             retry=_t.retry_if_result(lambda result: result is None)
             | _t.retry_if_exception(_is_transient),
-            wait=_t.wait_exponential_jitter(
-                initial=interval, max=max_interval, exp_base=1.5, jitter=interval / 2
-            ),
+            wait=_poll_backoff(interval, max_interval),
             stop=stop,
             sleep=sleep,
             reraise=True,
@@ -688,13 +688,23 @@ class Tracker:
                 return getter.result()
 
 
+def _poll_backoff(interval: float, max_interval: float) -> Callable[[_t.RetryCallState], float]:
+    """``interval`` x 1.5 per poll, plus up to half an interval of jitter, capped."""
+
+    def wait(state: _t.RetryCallState) -> float:
+        grown = interval * 1.5 ** (state.attempt_number - 1)
+        return min(max_interval, grown + random.uniform(0, interval / 2))
+
+    return wait
+
+
 class _Deadline(Exception):
     """Internal: a wait's deadline passed (turned into WaitTimeoutError by the caller)."""
 
 
 def _is_transient(error: BaseException) -> bool:
     """Worth trying again later: network trouble, rate limits, server errors."""
-    if isinstance(error, (APIConnectionError, RateLimitError)):
+    if isinstance(error, (APIConnectionError, RateLimitError, MalformedResponseError)):
         return True
     return isinstance(error, APIStatusError) and error.status_code >= 500
 

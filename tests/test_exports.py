@@ -42,6 +42,7 @@ EXPECTED = [
     "GenerationSummary",
     "InsufficientCreditsError",
     "InternalServerError",
+    "MalformedResponseError",
     "MockTransport",
     "NotFoundError",
     "Page",

@@ -27,6 +27,7 @@ from powerpost_async import (
     GenerationStatus,
     InsufficientCreditsError,
     InternalServerError,
+    MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
     PowerPost,
@@ -964,19 +965,25 @@ async def test_slow_answer_past_the_timeout_times_out_in_memory(
     assert [g.generation_id for g in server.generations()] == [record.generation_id]
 
 
-@pytest.mark.parametrize("endpoint", ["get", "create"])
-async def test_malformed_body(server: FakePowerPost, pp: PowerPost, endpoint: str) -> None:
+async def test_malformed_body_on_a_read_is_read_again(server: FakePowerPost, pp: PowerPost) -> None:
     (generation_id,) = server.seed_generations(1)
-    server.faults.script(Fault.malformed(), on=endpoint)  # type: ignore[arg-type]
-    call = (
-        pp.generations.get(generation_id)
-        if endpoint == "get"
-        else pp.generations.create(prompt="x", post_types=["x-post"])
-    )
-    with pytest.raises(ResponseValidationError) as error:
-        await call
+    server.faults.script(Fault.malformed(), on="get")
+    generation = await pp.generations.get(generation_id)
+    assert generation.generation_id == generation_id
+    assert server.requests.count(endpoint="get") == 2
+    assert server.requests.count(fault="malformed") == 1
+
+
+async def test_malformed_body_on_a_create_is_not_sent_again(
+    server: FakePowerPost, pp: PowerPost
+) -> None:
+    server.faults.script(Fault.malformed(), on="create")
+    with pytest.raises(MalformedResponseError) as error:
+        await pp.generations.create(prompt="x", post_types=["x-post"])
+    assert isinstance(error.value, ResponseValidationError)
     assert error.value.body
-    assert len(server.generations()) == (1 if endpoint == "get" else 2)
+    assert server.requests.count(endpoint="create") == 1
+    assert len(server.generations()) == 1  # it worked: the raw body is all the client has
 
 
 async def test_malformed_body_on_the_wire(raw: Raw) -> None:

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import itertools
 import math
 
 __all__ = ["VirtualClock"]
 
-# Loop passes with no new sleeper before the clock jumps to the next deadline: enough for
-# tasks woken by the last jump (and their in-memory requests) to run up to their next sleep.
+# Loop passes with nothing else ready and no new sleeper before the clock jumps to the next
+# deadline: tasks woken by the last jump (and their in-memory requests) run to their next
+# sleep first.
 _IDLE_PASSES = 8
 
 _Sleeper = tuple[float, int, "asyncio.Future[None]"]
+
+
+def _busy(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether other callbacks are ready to run on ``loop`` besides the clock's own.
+
+    asyncio has no public way to ask; CPython's loops keep the ready queue in ``_ready``.
+    Where it is missing (another loop implementation), count idle passes only.
+    """
+    ready = getattr(loop, "_ready", None)
+    return bool(ready) if isinstance(ready, collections.deque) else False
 
 
 class VirtualClock:
@@ -23,10 +35,11 @@ class VirtualClock:
     ``PowerPost(clock=clock, sleep=clock.sleep)`` and ``FakePowerPost(clock=clock)``:
     a poll every 2 s for a minute then takes a few milliseconds.
 
-    While tasks sleep on it, the clock *auto-advances*: after a few passes of the event
-    loop in which nobody started a new sleep (so that ready tasks, such as in-memory
-    requests, run first), it jumps to the earliest deadline and wakes the sleepers due
-    then, in deadline order. It never goes backwards. Nothing runs in the background:
+    While tasks sleep on it, the clock *auto-advances*: once the event loop has had a few
+    passes with nothing else ready to run and no new sleep (so that busy tasks, such as
+    chains of in-memory requests, finish first), it jumps to the earliest deadline and
+    wakes the sleepers due then, in deadline order. Real sockets look idle while they
+    wait: use it with in-memory transports. It never goes backwards. Nothing runs in the background:
     the jumps are ``loop.call_soon`` callbacks, cancelled when the last sleeper leaves.
 
     Example::
@@ -117,6 +130,12 @@ class VirtualClock:
         self._handle = None
         loop = self._loop
         if not self._sleepers or loop is None:
+            return
+        if _busy(loop):
+            # Other callbacks are ready: tasks are still working (say, through a chain of
+            # in-memory requests). Time must not move under them.
+            self._idle_passes = _IDLE_PASSES
+            self._handle = loop.call_soon(self._tick)
             return
         if self._idle_passes > 0:
             self._idle_passes -= 1
