@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -72,13 +72,12 @@ async def test_wait_returns_the_completed_generation(
 
 
 async def test_wait_polls_at_once_then_backs_off_to_max_interval(clock: VirtualClock) -> None:
-    async with make_server(clock, pending=0, processing=100.0) as server:
-        async with server.client() as pp:
-            created = await pp.generations.create(prompt="dark mode", post_types=["x-post"])
-            server.requests.clear()
-            start = clock()
-            await pp.generations.wait(created.generation_id, interval=2.0, max_interval=10.0)
-            gets = [r.time - start for r in server.requests if r.endpoint == "get"]
+    async with make_server(clock, pending=0, processing=100.0) as server, server.client() as pp:
+        created = await pp.generations.create(prompt="dark mode", post_types=["x-post"])
+        server.requests.clear()
+        start = clock()
+        await pp.generations.wait(created.generation_id, interval=2.0, max_interval=10.0)
+        gets = [r.time - start for r in server.requests if r.endpoint == "get"]
     assert gets[0] == 0  # the first poll is immediate
     gaps = [b - a for a, b in zip(gets, gets[1:], strict=False)]
     assert 2.0 <= gaps[0] <= 3.0
@@ -190,8 +189,6 @@ async def test_as_completed_deadline_names_the_pending_ids(clock: VirtualClock) 
     async with make_server(clock, pending=0, processing=(1.0, 1.0)) as server:
         async with server.client() as pp:
             quick = await create_many(pp, 3)
-            server_slow = make_server(clock)  # unused: durations are per server, so seed
-            del server_slow
             slow_ids = server.seed_generations(2, status="processing")
             yielded: list[str] = []
             with pytest.raises(WaitTimeoutError) as info:
@@ -456,6 +453,3 @@ async def test_closing_the_client_ends_waits_with_a_clear_error(clock: VirtualCl
     with pytest.raises(PowerPostError, match="closed"):
         await pp.generations.wait(ids[0])
     await server.aclose()
-
-
-WaitCall = Callable[[PowerPost, list[str]], object]
