@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import AsyncIterator
 
@@ -56,6 +57,12 @@ async def create_many(pp: PowerPost, count: int) -> list[str]:
     return [c.generation_id for c in created]
 
 
+async def drain(generations: AsyncIterator[Generation], into: list[str]) -> None:
+    """Collect the ids an async iterator yields until it ends (or raises)."""
+    async for generation in generations:
+        into.append(generation.generation_id)
+
+
 # -- wait ----------------------------------------------------------------------------------
 
 
@@ -79,7 +86,7 @@ async def test_wait_polls_at_once_then_backs_off_to_max_interval(clock: VirtualC
         await pp.generations.wait(created.generation_id, interval=2.0, max_interval=10.0)
         gets = [r.time - start for r in server.requests if r.endpoint == "get"]
     assert gets[0] == 0  # the first poll is immediate
-    gaps = [b - a for a, b in zip(gets, gets[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(gets)]
     assert 2.0 <= gaps[0] <= 3.0
     assert all(g <= 10.0 + 1e-9 for g in gaps)
     assert max(gaps) == pytest.approx(10.0)
@@ -186,14 +193,13 @@ async def test_as_completed_yields_each_id_once_as_it_finishes(clock: VirtualClo
 
 
 async def test_as_completed_deadline_names_the_pending_ids(clock: VirtualClock) -> None:
-    async with make_server(clock, pending=0, processing=(1.0, 1.0)) as server:
-        async with server.client() as pp:
-            quick = await create_many(pp, 3)
-            slow_ids = server.seed_generations(2, status="processing")
-            yielded: list[str] = []
-            with pytest.raises(WaitTimeoutError) as info:
-                async for generation in pp.generations.as_completed(quick + slow_ids, timeout=60):
-                    yielded.append(generation.generation_id)
+    server = make_server(clock, pending=0, processing=(1.0, 1.0))
+    async with server, server.client() as pp:
+        quick = await create_many(pp, 3)
+        slow_ids = server.seed_generations(2, status="processing")
+        yielded: list[str] = []
+        with pytest.raises(WaitTimeoutError) as info:
+            await drain(pp.generations.as_completed(quick + slow_ids, timeout=60), yielded)
     assert sorted(yielded) == sorted(quick)
     assert sorted(info.value.pending_ids) == sorted(slow_ids)
     assert all(i in str(info.value) for i in slow_ids)
@@ -218,8 +224,7 @@ async def test_unknown_id_does_not_stall_the_others(clock: VirtualClock) -> None
 
         yielded: list[str] = []
         with pytest.raises(NotFoundError):
-            async for generation in pp.generations.as_completed([MISSING, *ids]):
-                yielded.append(generation.generation_id)
+            await drain(pp.generations.as_completed([MISSING, *ids]), yielded)
         assert sorted(yielded) == sorted(ids)  # every other id came through first
 
         with pytest.raises(NotFoundError):
