@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 import tenacity as _t
 from yarl import URL
 
+from ._breaker import CircuitBreaker
 from ._converter import structure
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import (
@@ -78,6 +79,10 @@ class PowerPost:
             (as :class:`~powerpost_async.RateLimitError` with ``retry_after`` set).
         allow_insecure_http: Allow a plain ``http://`` base URL that is not loopback
             (sends your key in clear text: only for trusted networks).
+        circuit_breaker: After 10 consecutive failures (5xx, no answer) across the
+            client, hold every request back (raising :class:`CircuitOpenError`, nothing
+            sent) and let one probe test the API after a cool-down of 1 s, doubling to
+            30 s: an outage then costs one request per cool-down, not a storm of retries.
         clock: Monotonic clock in seconds (injectable for tests).
         sleep: Async sleep (injectable for tests, e.g. to run in virtual time).
 
@@ -97,6 +102,7 @@ class PowerPost:
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         allow_insecure_http: bool = False,
+        circuit_breaker: bool = True,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
@@ -141,6 +147,7 @@ class PowerPost:
         self._json_headers: dict[bool, Mapping[str, str]] = {}
         # A 429's retry hint slows the whole client: nothing is sent before this instant.
         self._not_before = 0.0
+        self._breaker = CircuitBreaker(self._clock) if circuit_breaker else None
         self._closed = False
 
         self.generations: Generations = Generations(self)
@@ -301,11 +308,15 @@ class PowerPost:
                         retry_after=delay,
                     )
                 await self._sleep(delay)
+        breaker = self._breaker
+        probe = breaker.admit() if breaker is not None else False
         debug = logger.isEnabledFor(logging.DEBUG)
         started = self._clock() if debug else 0.0
         try:
             response = await self._transport.send(request)
         except APIConnectionError as exc:
+            if breaker is not None:
+                breaker.failure()
             if debug:
                 logger.debug(
                     "%s %s -> %s after %.1f ms",
@@ -314,6 +325,10 @@ class PowerPost:
                     type(exc).__name__,
                     (self._clock() - started) * 1000,
                 )
+            raise
+        except BaseException:
+            if probe:  # cancelled (or a bug): no verdict, let another request probe
+                breaker.abandon()  # type: ignore[union-attr]
             raise
         if debug:
             logger.debug(
@@ -324,7 +339,21 @@ class PowerPost:
                 (self._clock() - started) * 1000,
             )
         if 200 <= response.status_code < 300:
-            return response, decode_json(response)
+            try:
+                data = decode_json(response)
+            except MalformedResponseError:
+                if breaker is not None:
+                    breaker.failure()
+                raise
+            if breaker is not None:
+                breaker.success()
+            return response, data
+        if breaker is not None:
+            # 4xx (429 included) shows the API is up; 5xx shows it is not.
+            if response.status_code >= 500:
+                breaker.failure()
+            else:
+                breaker.success()
         error = error_from_response(response, now=time.time())
         if isinstance(error, RateLimitError) and error.retry_after:
             self._not_before = max(self._not_before, self._clock() + error.retry_after)
@@ -348,8 +377,10 @@ class PowerPost:
         backoff = random.uniform(
             0, min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (state.attempt_number - 1))
         )
-        gate = self._not_before - self._clock()
-        return max(backoff, gate, 0.0)
+        gate = self._not_before
+        if self._breaker is not None:
+            gate = max(gate, self._breaker.open_until)
+        return max(backoff, gate - self._clock(), 0.0)
 
     async def _retry(
         self, request: Request, first_error: APIError, idempotent: bool, retries: int

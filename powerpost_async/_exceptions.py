@@ -15,7 +15,8 @@ Everything the SDK raises on purpose derives from :class:`PowerPostError`::
     │   │   ├── RateLimitError            429 (RATE_LIMIT_EXCEEDED), adds ``retry_after``
     │   │   └── InternalServerError       5xx
     │   ├── APIConnectionError            no usable answer: refused, reset, dropped
-    │   │   └── APITimeoutError           ... because a timeout passed (also a TimeoutError)
+    │   │   ├── APITimeoutError           ... because a timeout passed (also a TimeoutError)
+    │   │   └── CircuitOpenError          ... not sent: the API keeps failing, the client waits
     │   └── ResponseValidationError       the answer could not be read into our models
     │       └── MalformedResponseError    ... because it was not even JSON (truncated, garbled)
     ├── GenerationFailedError             a generation awaited with ``wait`` failed
@@ -41,6 +42,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CircuitOpenError",
     "ConflictError",
     "GenerationFailedError",
     "InsufficientCreditsError",
@@ -200,6 +202,31 @@ def _rebuild_connection(
 
 class APITimeoutError(APIConnectionError, TimeoutError):
     """A request timed out (also a built-in :class:`TimeoutError`)."""
+
+
+class CircuitOpenError(APIConnectionError):
+    """Not sent: the API failed many times in a row, so the client holds requests back.
+
+    Nothing reached the server (``request_sent`` is ``False``): retrying later is safe,
+    even for a ``create``. The client's own retries wait ``retry_after`` seconds for
+    it; a single probe request then tests the API (see ``PowerPost(circuit_breaker=...)``).
+
+    Attributes:
+        retry_after: Seconds until the client lets a probe through.
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, request_sent=False)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_circuit, (type(self), self.message, self.retry_after))
+
+
+def _rebuild_circuit(
+    cls: type[CircuitOpenError], message: str, retry_after: float
+) -> CircuitOpenError:
+    return cls(message, retry_after=retry_after)
 
 
 class ResponseValidationError(APIError):

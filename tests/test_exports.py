@@ -32,6 +32,7 @@ EXPECTED = [
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
+    "CircuitOpenError",
     "ConflictError",
     "CreatedGeneration",
     "Credits",

@@ -1,0 +1,311 @@
+"""How the CLI prints: plain text for pipes and logs, rich tables and live bars on a terminal.
+
+Commands describe *what* to show (fields, a table, a titled block, progress) through the
+small :class:`UI` protocol; :class:`PlainUI` and :class:`RichUI` decide *how*. Plain
+output is stable (no colours, no widths taken from the terminal, ASCII decorations) so
+that it can be diffed, grepped and pasted into docs. JSON output bypasses both: see
+:func:`emit_json`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
+
+import attrs
+
+from powerpost_async import WaitProgress
+from powerpost_async._converter import unstructure
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+__all__ = [
+    "UI",
+    "Column",
+    "PlainUI",
+    "Reporter",
+    "RichUI",
+    "UIMode",
+    "describe_progress",
+    "emit_json",
+    "rich_available",
+    "shorten",
+    "when",
+]
+
+UIMode = Literal["auto", "rich", "plain"]
+
+# Rich styles per status; plain output shows the word alone.
+_STATUS_STYLE = {
+    "pending": "dim",
+    "processing": "yellow",
+    "completed": "green",
+    "failed": "bold red",
+}
+
+
+@attrs.frozen
+class Column:
+    """A table column: its header, whether it is right-aligned, whether it holds statuses."""
+
+    header: str
+    right: bool = False
+    status: bool = False
+
+
+class Reporter(Protocol):
+    """Progress of a multi-generation wait, fed by the SDK's ``on_progress`` callback."""
+
+    def update(self, progress: WaitProgress) -> None:
+        """Show the latest counts."""
+
+    def log(self, text: str) -> None:
+        """Print one line (above the bar, when there is one)."""
+
+
+class UI(Protocol):
+    """What commands print through (see the module docstring)."""
+
+    def line(self, text: str = "") -> None:
+        """One line of text, shown as it is (no markup)."""
+
+    def fields(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Label/value pairs, aligned; multi-line values are indented under the first line."""
+
+    def table(
+        self,
+        columns: Sequence[Column],
+        rows: Sequence[Sequence[str]],
+        *,
+        title: str | None = None,
+        header: bool = True,
+    ) -> None:
+        """A table of text cells."""
+
+    def block(self, title: str, body: str) -> None:
+        """A titled block of free text (a caption)."""
+
+    def progress(
+        self, total: int, label: str, *, milestones: bool = False
+    ) -> contextlib.AbstractContextManager[Reporter]:
+        """A progress display for ``total`` generations, for the duration of a ``with``."""
+
+
+def rich_available() -> bool:
+    """``True`` when the ``cli`` extra (rich) is installed."""
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def emit_json(obj: Any, stream: TextIO) -> None:
+    """Write ``obj`` as one line of JSON, models rendered in the API's wire format.
+
+    Flushed at once: ``wait --json`` is read line by line as generations finish.
+    """
+    stream.write(json.dumps(unstructure(obj), ensure_ascii=False) + "\n")
+    stream.flush()
+
+
+def when(moment: datetime) -> str:
+    """A timestamp as ``2026-01-10 18:30:00``, in UTC (stable, whatever the local zone)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shorten(text: str | None, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters with ``...`` (``-`` if empty)."""
+    if not text:
+        return "-"
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 3].rstrip() + "..."
+
+
+def describe_progress(progress: WaitProgress) -> str:
+    """``12 pending, 150 processing, 30 completed, 2 failed`` (unknown only when there are)."""
+    parts = [
+        f"{progress.pending} pending",
+        f"{progress.processing} processing",
+        f"{progress.completed} completed",
+        f"{progress.failed} failed",
+    ]
+    if progress.unknown:
+        parts.insert(0, f"{progress.unknown} not seen yet")
+    return ", ".join(parts)
+
+
+# -- plain text -------------------------------------------------------------------------------
+
+
+class PlainUI:
+    """Plain text: no colours, no terminal widths, ASCII only around the data."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._out = stream
+
+    def line(self, text: str = "") -> None:
+        self._out.write(text + "\n")
+
+    def fields(self, rows: Sequence[tuple[str, str]]) -> None:
+        width = max((len(label) for label, _ in rows), default=0)
+        for label, value in rows:
+            first, *rest = value.splitlines() or [""]
+            self.line(f"{label:<{width}}  {first}".rstrip())
+            for more in rest:
+                self.line(f"{'':<{width}}  {more}".rstrip())
+
+    def table(
+        self,
+        columns: Sequence[Column],
+        rows: Sequence[Sequence[str]],
+        *,
+        title: str | None = None,
+        header: bool = True,
+    ) -> None:
+        if title:
+            self.line(title)
+        cells = [[c.header for c in columns], *rows] if header else list(rows)
+        widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+        for row in cells:
+            parts = [
+                value.rjust(widths[i]) if columns[i].right else value.ljust(widths[i])
+                for i, value in enumerate(row)
+            ]
+            self.line("  ".join(parts).rstrip())
+
+    def block(self, title: str, body: str) -> None:
+        self.line(f"[{title}]")
+        for text in body.splitlines() or [""]:
+            self.line(text)
+
+    @contextlib.contextmanager
+    def progress(self, total: int, label: str, *, milestones: bool = False) -> Iterator[Reporter]:
+        yield _PlainReporter(self, total, label, milestones)
+
+
+class _PlainReporter:
+    """Progress as text: nothing but the logged lines, or a line at each quarter done.
+
+    Quarters rather than a line per change: the output stays a handful of lines, the
+    same number every run, whether 20 or 20,000 generations are awaited.
+    """
+
+    def __init__(self, ui: PlainUI, total: int, label: str, milestones: bool) -> None:
+        self._ui = ui
+        self._total = total
+        self._label = label
+        self._milestones = milestones
+        self._quarter = 0
+
+    def update(self, progress: WaitProgress) -> None:
+        if not self._milestones or not self._total:
+            return
+        quarter = progress.done * 4 // self._total
+        if quarter > self._quarter:
+            self._quarter = quarter
+            self.log(
+                f"  {quarter * 25:>3}% {self._label} done ({progress.done}/{progress.total}): "
+                + describe_progress(progress)
+            )
+
+    def log(self, text: str) -> None:
+        self._ui.line(text)
+        self._ui._out.flush()
+
+
+# -- rich ----------------------------------------------------------------------------------
+
+
+class RichUI:
+    """Rich tables, panels and live progress bars (the ``cli`` extra)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        from rich.console import Console
+
+        # No highlighting: ids and captions are data, not code to colour.
+        self._console: Console = Console(file=stream, highlight=False)
+
+    def line(self, text: str = "") -> None:
+        self._console.print(text, markup=False, highlight=False)
+
+    def fields(self, rows: Sequence[tuple[str, str]]) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        for label, value in rows:
+            grid.add_row(Text(label), Text(value, style=_STATUS_STYLE.get(value, "")))
+        self._console.print(grid)
+
+    def table(
+        self,
+        columns: Sequence[Column],
+        rows: Sequence[Sequence[str]],
+        *,
+        title: str | None = None,
+        header: bool = True,
+    ) -> None:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=title, show_header=header, box=box.SIMPLE_HEAD, title_justify="left")
+        for column in columns:
+            table.add_column(column.header, justify="right" if column.right else "left")
+        for row in rows:
+            table.add_row(
+                *(
+                    Text(value, style=_STATUS_STYLE.get(value, "") if column.status else "")
+                    for column, value in zip(columns, row, strict=True)
+                )
+            )
+        self._console.print(table)
+
+    def block(self, title: str, body: str) -> None:
+        from rich.panel import Panel
+        from rich.text import Text
+
+        self._console.print(Panel(Text(body), title=Text(title), title_align="left"))
+
+    @contextlib.contextmanager
+    def progress(self, total: int, label: str, *, milestones: bool = False) -> Iterator[Reporter]:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}", markup=False),
+            TimeElapsedColumn(),
+            console=self._console,
+        ) as progress:
+            task = progress.add_task(label, total=total, counts="")
+            yield _RichReporter(progress, task)
+
+
+class _RichReporter:
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress = progress
+        self._task = task
+
+    def update(self, progress: WaitProgress) -> None:
+        self._progress.update(
+            self._task, completed=progress.done, counts=describe_progress(progress)
+        )
+
+    def log(self, text: str) -> None:
+        self._progress.console.print(text, markup=False, highlight=False)
