@@ -29,8 +29,10 @@ from ._waiting import (
     Strategy,
     Tracker,
     distinct_ids,
+    generation_id_of,
     run_bounded,
 )
+from .webhooks import GenerationCompletedEvent, GenerationFailedEvent, WebhookEvent
 
 if TYPE_CHECKING:
     from ._client import PowerPost
@@ -412,6 +414,26 @@ class Generations:
             NotFoundError: An id is unknown (unless ``return_exceptions``).
         """
         return await self._tracker.statuses(generation_ids, return_exceptions=return_exceptions)
+
+    async def feed(self, event: WebhookEvent | str) -> bool:
+        """Tell the client a generation finished (from a webhook): its waits resolve now.
+
+        Pass a parsed :class:`~powerpost_async.webhooks.WebhookEvent` (or a generation
+        id). If any ``wait``/``as_completed``/``wait_many`` on this client awaits that id,
+        the generation is read from the API (one GET) and those waits return. Events of
+        other kinds or other workspaces, and ids nobody awaits, cost nothing.
+
+        The event is a hint, not a source of truth: what waits receive comes from the API,
+        so an unverified or forged event cannot inject outputs.
+
+        Returns:
+            Whether the event concerned a generation being awaited.
+        """
+        if isinstance(event, str):
+            return await self._tracker.feed(generation_id_of(event), None)
+        if isinstance(event, (GenerationCompletedEvent, GenerationFailedEvent)):
+            return await self._tracker.feed(event.generation_id, event.workspace_id)
+        return False
 
     async def _aclose(self) -> None:
         """Stop the shared sweeper; waits still running fail with a clear error."""

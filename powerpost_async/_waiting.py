@@ -249,6 +249,29 @@ class Tracker:
             return True
         return False
 
+    async def feed(self, generation_id: str, workspace_id: str | None) -> bool:
+        """A webhook says ``generation_id`` finished: re-read it and wake its waits.
+
+        The event is only a hint (webhook signatures cannot be checked by the SDK yet):
+        what waits receive always comes from the API. Returns whether the id was awaited.
+        """
+        if workspace_id is not None and workspace_id != self._client.workspace_id:
+            return False  # another workspace's event: not ours to act on
+        watch = self._watches.get(generation_id)
+        if watch is None or watch.future.done():
+            return False
+        try:
+            generation = await self._client.generations.get(generation_id)
+        except APIError as error:
+            if _is_transient(error):
+                return True  # polling or sweeping will still find it
+            _fail(watch.future, error)
+            self._notify()
+            return True
+        watch.last = generation
+        self.resolve(generation)
+        return True
+
     def _note(self, summary: Generation | GenerationSummary) -> None:
         watch = self._watches.get(summary.generation_id)
         if watch is not None:

@@ -1,0 +1,198 @@
+"""Webhooks: push instead of poll.
+
+PowerPost can POST an event to your HTTPS endpoint when a generation finishes. Parse
+the body with :func:`parse_webhook`, then hand the event to the client with
+:meth:`pp.generations.feed(event) <powerpost_async._resources.Generations.feed>`: any
+``wait``/``as_completed``/``wait_many`` on that id resolves at once, with polling and
+sweeping still running underneath as the safety net (a webhook can be lost).
+
+**Verification is yours.** PowerPost signs webhooks with a per-workspace secret, but the
+signature header and scheme are not published. :func:`parse_webhook` therefore makes you
+decide: pass ``verify=`` a function that checks the request (and returns ``False`` or
+raises to reject it), or ``verify=None`` to state that you accept it unverified (e.g.
+behind a secret URL path). Either way, :meth:`~powerpost_async._resources.Generations.feed`
+treats an event only as a *hint*: it re-reads the generation from the API before
+resolving anything, so a forged event can at most cost one GET, never inject outputs.
+
+Example (any framework)::
+
+    from powerpost_async.webhooks import parse_webhook
+
+    async def powerpost_webhook(body: bytes, headers: Mapping[str, str]) -> None:
+        event = parse_webhook(body, headers=headers, verify=my_verifier)
+        await pp.generations.feed(event)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+import attrs
+
+from ._converter import _parse_datetime, _structure_outputs, loads
+from ._exceptions import PowerPostError
+from ._models import GenerationError, GenerationStatus, Output
+
+__all__ = [
+    "GenerationCompletedEvent",
+    "GenerationFailedEvent",
+    "InvalidWebhookError",
+    "Verifier",
+    "WebhookEvent",
+    "WebhookVerificationError",
+    "parse_webhook",
+]
+
+#: Events documented today. Others are parsed as a plain :class:`WebhookEvent`.
+KNOWN_EVENTS = frozenset(
+    {
+        "generation.completed",
+        "generation.failed",
+        "image_generation.completed",
+        "image_generation.failed",
+        "post.published",
+        "post.failed",
+    }
+)
+
+
+class InvalidWebhookError(PowerPostError, ValueError):
+    """A webhook body that is not a well-formed PowerPost event."""
+
+
+class WebhookVerificationError(InvalidWebhookError):
+    """Your ``verify`` function rejected the webhook."""
+
+
+class Verifier(Protocol):
+    """Checks a webhook request; return ``False`` (or raise) to reject it."""
+
+    def __call__(self, body: bytes, headers: Mapping[str, str]) -> bool | None: ...
+
+
+@attrs.frozen(kw_only=True)
+class WebhookEvent:
+    """Any webhook event: the envelope, and its ``data`` as received.
+
+    Events the SDK has no class for (``post.published``, or ones added later) arrive as
+    this class, so a handler never breaks on a new event type.
+    """
+
+    event: str
+    timestamp: datetime | None = None
+    workspace_id: str | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class GenerationCompletedEvent(WebhookEvent):
+    """``generation.completed``: the outputs, keyed by platform (as in ``Generation``)."""
+
+    generation_id: str
+    status: GenerationStatus = GenerationStatus.COMPLETED
+    outputs: Mapping[str, Output] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class GenerationFailedEvent(WebhookEvent):
+    """``generation.failed``; the flat ``error_code``/``error_message`` become ``error``."""
+
+    generation_id: str
+    status: GenerationStatus = GenerationStatus.FAILED
+    error: GenerationError
+
+
+def parse_webhook(
+    body: bytes | str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    verify: Verifier | None,
+) -> WebhookEvent:
+    """Parse (and, with ``verify``, check) one webhook request body.
+
+    Args:
+        body: The raw request body, exactly as received (verify before any re-encoding).
+        headers: The request headers, handed to ``verify``.
+        verify: Your check of the request, or ``None`` to accept it unverified. It is a
+            required argument on purpose: the signing scheme is not published, so the
+            SDK cannot verify for you, and must not look as if it did.
+
+    Returns:
+        A :class:`GenerationCompletedEvent`, a :class:`GenerationFailedEvent`, or a
+        :class:`WebhookEvent` for every other event.
+
+    Raises:
+        WebhookVerificationError: ``verify`` returned ``False`` or raised.
+        InvalidWebhookError: The body is not a PowerPost event.
+    """
+    raw = body.encode() if isinstance(body, str) else bytes(body)
+    if verify is not None:
+        try:
+            accepted = verify(raw, headers or {})
+        except Exception as exc:  # the verifier's own reason, kept as the cause
+            raise WebhookVerificationError(f"webhook rejected by verify: {exc}") from exc
+        if accepted is False:
+            raise WebhookVerificationError("webhook rejected by verify")
+    try:
+        envelope = loads(raw)
+    except ValueError as exc:
+        raise InvalidWebhookError("webhook body is not JSON") from exc
+    if not isinstance(envelope, dict):
+        raise InvalidWebhookError("webhook body is not a JSON object")
+    event = envelope.get("event")
+    if not isinstance(event, str) or not event:
+        raise InvalidWebhookError("webhook body has no 'event' name")
+    data = envelope.get("data")
+    data = data if isinstance(data, dict) else {}
+    try:
+        common: dict[str, Any] = {
+            "event": event,
+            "timestamp": _optional_datetime(envelope.get("timestamp")),
+            "workspace_id": _optional_str(envelope.get("workspace_id")),
+            "data": data,
+        }
+        if event == "generation.completed":
+            return GenerationCompletedEvent(
+                **common,
+                generation_id=_required_str(data, "generation_id"),
+                outputs=_structure_outputs(data.get("outputs") or {}, None) or {},
+            )
+        if event == "generation.failed":
+            return GenerationFailedEvent(
+                **common,
+                generation_id=_required_str(data, "generation_id"),
+                error=GenerationError(
+                    code=_optional_str(data.get("error_code")) or "GENERATION_FAILED",
+                    message=_optional_str(data.get("error_message")) or "",
+                ),
+            )
+    except (TypeError, ValueError) as exc:
+        raise InvalidWebhookError(f"malformed {event} event: {exc}") from exc
+    return WebhookEvent(**common)
+
+
+def _required_str(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"data.{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _optional_datetime(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)  # Unix seconds
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        return _parse_datetime(value)
+    except (TypeError, ValueError):
+        return None  # an odd timestamp is no reason to drop the event
