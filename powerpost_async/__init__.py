@@ -43,6 +43,7 @@ from ._models import (
     GenerationError,
     GenerationStatus,
     GenerationSummary,
+    Output,
     Page,
     YouTubeOutput,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "MalformedResponseError",
     "MockTransport",
     "NotFoundError",
+    "Output",
     "Page",
     "PermissionDeniedError",
     "PowerPost",

@@ -46,6 +46,7 @@ EXPECTED = [
     "MalformedResponseError",
     "MockTransport",
     "NotFoundError",
+    "Output",
     "Page",
     "PermissionDeniedError",
     "PowerPost",
