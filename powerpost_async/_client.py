@@ -252,7 +252,11 @@ class PowerPost:
             None,
             self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
         )
-        response, data = await self._send(request, idempotent=True, max_retries=max_retries)
+        retries = self._retries(max_retries)
+        try:  # the happy path: one call, no retry machinery
+            response, data = await self._send_once(request)
+        except APIError as error:
+            response, data = await self._recover(request, error, True, retries)
         return structure(data, cls, body=response.content)
 
     async def _post(
@@ -271,27 +275,25 @@ class PowerPost:
             content,
             self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
         )
-        response, data = await self._send(request, idempotent=False, max_retries=max_retries)
+        retries = self._retries(max_retries)
+        try:
+            response, data = await self._send_once(request)
+        except APIError as error:
+            response, data = await self._recover(request, error, False, retries)
         return structure(data, cls, body=response.content)
 
-    async def _send(
-        self,
-        request: Request,
-        *,
-        idempotent: bool,
-        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    def _retries(self, max_retries: int | UseClientDefault) -> int:
+        if max_retries is USE_CLIENT_DEFAULT:
+            return self._max_retries
+        return _check_retries(max_retries)
+
+    async def _recover(
+        self, request: Request, error: APIError, idempotent: bool, retries: int
     ) -> tuple[Response, Any]:
-        """Send and decode; only after a retryable failure enter the (costlier) retry loop."""
-        retries = (
-            self._max_retries if max_retries is USE_CLIENT_DEFAULT else _check_retries(max_retries)
-        )
-        try:
-            return await self._send_once(request)
-        except APIError as error:
-            first_error = error
-        if retries == 0 or not self._should_retry(first_error, idempotent):
-            raise first_error
-        return await self._retry(request, first_error, idempotent, retries)
+        """After a failed first attempt: retry if it is safe and allowed, else re-raise."""
+        if retries == 0 or not self._should_retry(error, idempotent):
+            raise error
+        return await self._retry(request, error, idempotent, retries)
 
     async def _send_once(self, request: Request) -> tuple[Response, Any]:
         if self._closed:

@@ -92,6 +92,16 @@ def _structure_bool(value: Any, _: object) -> bool:
     raise _fail("a boolean", value)
 
 
+def _structure_optional_str(value: Any, _: object) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise _fail("a string or null", value)
+
+
+def _structure_optional_int(value: Any, _: object) -> int | None:
+    return None if value is None else _structure_int(value, None)
+
+
 def _structure_str_tuple(value: Any, _: object) -> tuple[str, ...]:
     if type(value) is list:
         for item in value:
@@ -209,14 +219,20 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     conv.register_unstructure_hook_func(_is(Mapping[str, Output] | None), _unstructure_outputs)
     conv.register_unstructure_hook_func(_is(tuple[str, ...]), list)
 
-    for cls in (
-        GenerationSummary,
-        Generation,
-        GenerationError,
-        YouTubeOutput,
-        CreatedGeneration,
-        Credits,
-    ):
+    # cattrs' generic handling of ``X | None`` dispatches on every call; these don't.
+    conv.register_structure_hook_func(_is(str | None), _structure_optional_str)
+    conv.register_structure_hook_func(_is(int | None), _structure_optional_int)
+
+    for part in (GenerationError, YouTubeOutput):
+        conv.register_structure_hook(part, make_dict_structure_fn(part, conv))
+    structure_error = conv.get_structure_hook(GenerationError)
+
+    def structure_optional_error(value: Any, _: object) -> GenerationError | None:
+        return None if value is None else structure_error(value, GenerationError)
+
+    conv.register_structure_hook_func(_is(GenerationError | None), structure_optional_error)
+
+    for cls in (GenerationSummary, Generation, CreatedGeneration, Credits):
         conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv))
 
     def page_hook_factory(page_type: Any) -> Callable[[Any, Any], Page[Any]]:
@@ -251,10 +267,17 @@ converter = _configure(cattrs.Converter(detailed_validation=False))
 _explainer = _configure(cattrs.Converter(detailed_validation=True))
 
 
+# Hooks looked up once per class: converter.structure() dispatches on every call.
+_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+
+
 def structure(data: Any, cls: type[T], *, body: bytes | None = None) -> T:
     """Structure decoded JSON into ``cls``, or raise :class:`ResponseValidationError`."""
+    hook = _hooks.get(cls)
+    if hook is None:
+        hook = _hooks[cls] = converter.get_structure_hook(cls)
     try:
-        return converter.structure(data, cls)
+        return hook(data, cls)  # type: ignore[no-any-return]
     except Exception as exc:  # any structuring failure; cancellation is not an Exception
         raise _validation_error(data, cls, body) from exc
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import platform
+import re
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -39,6 +40,8 @@ __all__ = [
 API_PREFIX = "/api/v1"
 
 _FORBIDDEN_IN_ID = ("/", "?", "#", "..", "%", "\\")
+# Ids made only of these need no encoding and cannot alter a URL (no dots at all).
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 def user_agent() -> str:
@@ -72,6 +75,8 @@ def path_segment(value: object, name: str = "generation_id") -> str:
         TypeError: ``value`` is not a string.
         ValueError: it is empty, or holds ``/ ? # ..``, ``%``, a backslash or whitespace.
     """
+    if type(value) is str and _PLAIN_ID.fullmatch(value):
+        return value  # the common case (UUIDs): nothing to check further or to encode
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
     if not value:
