@@ -11,6 +11,8 @@ Example::
         print(generation.outputs)
 """
 
+from typing import TYPE_CHECKING
+
 from ._aiohttp import AiohttpTransport
 from ._client import PowerPost
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
@@ -92,3 +94,21 @@ __all__ = [
     "YouTubeOutput",
     "__version__",
 ]
+
+if TYPE_CHECKING:
+    from ._httpx import HttpxTransport as HttpxTransport
+
+
+def __getattr__(name: str) -> object:
+    # httpx is an optional extra (``pip install 'powerpost-async[httpx]'``): import it
+    # only when HttpxTransport is asked for. It stays out of __all__ so that
+    # ``from powerpost_async import *`` never needs it.
+    if name == "HttpxTransport":
+        from ._httpx import HttpxTransport
+
+        return HttpxTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "HttpxTransport"]

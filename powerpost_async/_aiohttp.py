@@ -108,7 +108,10 @@ class AiohttpTransport:
                         f"response body of {length} bytes is larger than the "
                         f"{self._max_response_bytes}-byte limit; it was not read"
                     )
-                body = await (resp.read() if length is not None else self._read_capped(resp))
+                if length is not None and "Content-Encoding" not in resp.headers:
+                    body = await resp.read()  # its size is known, and within the cap
+                else:  # chunked, or compressed: only the inflated size counts
+                    body = await self._read_capped(resp)
                 return Response(resp.status, resp.headers, body)
         except aiohttp.ConnectionTimeoutError as exc:
             raise APITimeoutError(

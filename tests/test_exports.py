@@ -104,3 +104,11 @@ def test_error_tree() -> None:
     assert issubclass(GenerationFailedError, PowerPostError)
     for name in ["APIStatusError", "RateLimitError", "APITimeoutError", "WaitTimeoutError"]:
         assert name in (powerpost_async._exceptions.__doc__ or "")
+
+
+def test_httpx_transport_is_importable_lazily() -> None:
+    assert "HttpxTransport" in dir(powerpost_async)
+    assert "HttpxTransport" not in powerpost_async.__all__  # star-import never needs httpx
+    from powerpost_async import HttpxTransport
+
+    assert HttpxTransport.__module__ == "powerpost_async._httpx"

@@ -1,0 +1,234 @@
+"""An optional transport on httpx (``pip install 'powerpost-async[httpx]'``).
+
+Nothing else in the package imports this module, so ``import powerpost_async`` never
+imports httpx: only naming :class:`HttpxTransport` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import cast
+from urllib.parse import urlsplit
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+try:
+    import httpx
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        "HttpxTransport needs httpx, which is not installed: pip install 'powerpost-async[httpx]'",
+        name=exc.name,
+    ) from exc
+
+from ._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    PowerPostError,
+    ResponseValidationError,
+)
+from ._transport import Request, Response
+
+__all__ = ["HttpxTransport"]
+
+DEFAULT_CONNECTION_LIMIT = 100
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
+
+class HttpxTransport:
+    """Sends requests with an :class:`httpx.AsyncClient`.
+
+    The client is created lazily, inside the running event loop, on the first request
+    (never at import time or in ``__init__``), with ``connection_limit`` connections,
+    redirects not followed, TLS verification on and httpx's usual ``trust_env``
+    (proxy and CA settings from the environment); :meth:`aclose` closes it. Pass your
+    own ``client`` to share its connection pool: it is then borrowed, and never closed
+    here. Either way a redirect is never followed, so the API key never travels to
+    another URL.
+
+    A request's ``timeout`` bounds each step of the exchange (waiting for a pooled
+    connection, connecting, sending, each wait for the answer), as httpx timeouts do,
+    and reading of the body stops once the whole exchange has taken longer.
+
+    Args:
+        client: An ``httpx.AsyncClient`` to borrow instead of creating one.
+        connection_limit: Most connections open at once. When borrowing, say how many
+            the borrowed client allows (httpx does not tell): the SDK sizes its own
+            concurrency (e.g. ``get_many``) on it.
+        max_response_bytes: Larger response bodies are refused before being read
+            (by their ``Content-Length``) or as soon as reading passes the limit.
+
+    Raises:
+        ValueError: ``connection_limit`` or ``max_response_bytes`` is below 1.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None = None,
+        *,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        if connection_limit < 1:
+            raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
+        if max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be at least 1, got {max_response_bytes}")
+        self._client = client
+        self._borrowed = client is not None
+        self._limit = connection_limit
+        self._max_response_bytes = max_response_bytes
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._timeouts: dict[float | None, httpx.Timeout] = {}
+
+    @property
+    def connection_limit(self) -> int:
+        """How many requests can be in flight at once through this transport."""
+        return self._limit
+
+    def _open(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._closed:
+            raise PowerPostError(
+                "this PowerPost client (its transport) is closed; create a new one, "
+                "e.g. `async with PowerPost() as pp:`"
+            )
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            # httpx would fail later and obscurely: its pooled connections and locks
+            # belong to the loop that made them.
+            raise PowerPostError(
+                "this PowerPost client was first used in another event loop and cannot be "
+                "used from this one: create one client per event loop (for example in your "
+                "app's lifespan or startup hook), not at import time"
+            )
+        client = self._client
+        if client is None:
+            client = self._client = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=self._limit),
+                follow_redirects=False,
+            )
+        elif client.is_closed:
+            raise PowerPostError(
+                "the httpx.AsyncClient lent to HttpxTransport is closed: keep it open "
+                "as long as the PowerPost client that uses it"
+            )
+        return client
+
+    def _timeout(self, seconds: float | None) -> httpx.Timeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = httpx.Timeout(seconds)
+        return timeout
+
+    async def send(self, request: Request) -> Response:
+        """Send one request and return its complete response.
+
+        Raises:
+            APIConnectionError: No response came back (``request_sent=False`` only
+                when the connection could not even be made).
+            APITimeoutError: ... because a timeout passed.
+            ResponseValidationError: The body is larger than ``max_response_bytes``.
+            PowerPostError: The transport is closed, or used from another event loop.
+        """
+        client = self._client
+        loop = asyncio.get_running_loop()
+        if client is None or loop is not self._loop:
+            client = self._open()
+        deadline = None if request.timeout is None else loop.time() + request.timeout
+        try:
+            outgoing = client.build_request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.content,
+                timeout=self._timeout(request.timeout),
+            )
+            # Per request, so that a borrowed client that follows redirects does not.
+            response = await client.send(outgoing, stream=True, follow_redirects=False)
+            try:
+                body = await self._read_capped(response, loop, deadline)
+            finally:
+                await response.aclose()
+            headers = CIMultiDictProxy(CIMultiDict(response.headers.multi_items()))
+            return Response(response.status_code, headers, body)
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # No connection was ever handed this request: it surely did not leave.
+            where = (
+                f"connecting to {_origin(request.url)}"
+                if isinstance(exc, httpx.ConnectTimeout)
+                else f"waiting for one of the {self._limit} pooled connections"
+            )
+            raise APITimeoutError(
+                f"{request.method} {_path(request.url)} timed out {where} "
+                f"after {request.timeout} s",
+                request_sent=False,
+            ) from exc
+        except (httpx.TimeoutException, _BodyDeadline) as exc:
+            raise APITimeoutError(
+                f"{request.method} {_path(request.url)} timed out after {request.timeout} s"
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise APIConnectionError(
+                f"could not connect to {_origin(request.url)}: {exc}", request_sent=False
+            ) from exc
+        except (httpx.RequestError, OSError) as exc:
+            raise APIConnectionError(
+                f"{request.method} {_path(request.url)} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def _read_capped(
+        self,
+        response: httpx.Response,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float | None,
+    ) -> bytes:
+        limit = self._max_response_bytes
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ResponseValidationError(
+                f"response body of {declared} bytes is larger than the {limit}-byte "
+                "limit; it was not read"
+            )
+        # Counted after decompression: a small gzip body must not inflate past the cap.
+        chunks: list[bytes] = []
+        size = 0
+        # Leaving the loop early must close httpx's generator now, not leave it to the
+        # event loop to finalise later in a task of its own. (aiter_bytes is an async
+        # generator; httpx only annotates it as an AsyncIterator.)
+        chunk_stream = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+        async with contextlib.aclosing(chunk_stream) as stream:
+            async for chunk in stream:
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseValidationError(
+                        f"response body is larger than the {limit}-byte limit; reading stopped"
+                    )
+                # httpx's read timeout is per read: a server trickling bytes would never
+                # trip it, so the whole exchange's deadline is enforced here.
+                if deadline is not None and loop.time() > deadline:
+                    raise _BodyDeadline
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def aclose(self) -> None:
+        """Close the client (unless borrowed). Safe to call twice."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None and not self._borrowed:
+            await client.aclose()
+
+
+class _BodyDeadline(Exception):
+    """The whole exchange outlasted the request's timeout while its body was read."""
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
