@@ -16,7 +16,7 @@ LINT_DEPS = nox.project.dependency_groups(PYPROJECT, "lint")
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (warnings are errors, asyncio debug mode on)."""
-    session.install("-e", ".[cli,orjson]", *TEST_DEPS)
+    session.install("-e", ".[cli,orjson,httpx]", *TEST_DEPS)
     session.run(
         "pytest",
         *session.posargs,
@@ -26,8 +26,29 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format check) and mypy --strict on the package."""
-    session.install("-e", ".[cli,orjson]", *LINT_DEPS, *TEST_DEPS)
+    """ruff (lint, format); mypy --strict and pyright on the package and users' typing."""
+    session.install("-e", ".[cli,orjson,httpx]", *LINT_DEPS, *TEST_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "--strict", "powerpost_async")
+    # tests/typing holds users' code: checked, never run.
+    session.run("mypy", "--strict", "powerpost_async", "tests/typing")
+    python = f"{session.bin}/python"
+    session.run("pyright", "--pythonpath", python, "powerpost_async", "tests/typing")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks vs raw aiohttp & co.; writes docs/performance.md (see benchmarks/README.md).
+
+    ``nox -s bench -- --quick`` for a smoke run; any option of ``python -m benchmarks``
+    goes after ``--``.
+    """
+    session.install(
+        "-e",
+        ".[orjson,httpx]",  # httpx: the HttpxTransport and raw-httpx comparisons
+        "msgspec",
+        "pydantic",
+        "matplotlib",
+        "uvloop; sys_platform != 'win32'",
+    )
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar, get_args, get_origin
@@ -132,14 +133,21 @@ _ISO_FALLBACK = re.compile(
 def _parse_datetime(value: Any, _: object = None) -> datetime:
     if type(value) is not str:
         raise _fail("an ISO 8601 timestamp", value)
-    text = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
     try:
-        parsed = datetime.fromisoformat(text)
+        # 3.11+ reads any ISO 8601 form, "Z" included; 3.10 needs the slow path for some.
+        parsed = datetime.fromisoformat(value if _FULL_ISO else _zulu(value))
     except ValueError:
         parsed = _parse_datetime_slow(value)
     if parsed.tzinfo is None:  # the API speaks UTC; a naive stamp is read as UTC
         return parsed.replace(tzinfo=timezone.utc)
     return parsed
+
+
+_FULL_ISO = sys.version_info >= (3, 11)
+
+
+def _zulu(value: str) -> str:
+    return value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
 
 
 def _parse_datetime_slow(value: str) -> datetime:

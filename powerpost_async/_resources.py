@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import warnings
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, overload
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._converter import dumps
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
@@ -101,6 +102,7 @@ class Generations:
         status: StatusArg | None = None,
         page_size: int = MAX_PAGE_SIZE,
         *,
+        prefetch: bool = True,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> AsyncIterator[GenerationSummary]:
@@ -109,54 +111,65 @@ class Generations:
         Use as ``async for summary in pp.generations.iterate(): ...``. Arguments are
         checked now, before any request; pages are fetched as you iterate.
 
+        Args:
+            status: Only generations in this status.
+            page_size: Items per request, 1..100.
+            prefetch: Request the next page while you work through the current one, so
+                the network and your loop overlap (at most one page ahead; if you stop
+                early, that one request was spent for nothing).
+
         Raises:
             ValueError: ``status`` or ``page_size`` is not acceptable.
             ResponseValidationError: while iterating, if the server's cursors go in a
-                circle or it keeps promising more with empty pages.
+                circle, or it keeps promising more with empty pages or no cursor (every
+                item received before that is yielded first).
         """
         status_value = check_status(status)
         size = check_page_size(page_size, "page_size")
-        return self._iterate(status_value, size, timeout, max_retries)
+        return self._iterate(status_value, size, prefetch, timeout, max_retries)
 
     async def _iterate(
         self,
         status: str | None,
         page_size: int | None,
+        prefetch: bool,
         timeout: float | UseClientDefault | None,
         max_retries: int | UseClientDefault,
     ) -> AsyncIterator[GenerationSummary]:
-        cursor: str | None = None
-        seen: set[str] = set()
-        empty_pages = 0
-        while True:
+        def fetch(cursor: str | None) -> Awaitable[Page[GenerationSummary]]:
             query = query_string({"status": status, "limit": page_size, "cursor": cursor})
-            page = await self._client._get(
+            return self._client._get(
                 GENERATIONS_PATH + query,
                 Page[GenerationSummary],
                 timeout=timeout,
                 max_retries=max_retries,
             )
-            for summary in page.data:
-                yield summary
-            if not page.has_more:
-                return
-            cursor = page.next_cursor
-            if cursor is None:
-                raise ResponseValidationError(
-                    "inconsistent pagination: has_more is true but next_cursor is null"
-                )
-            if cursor in seen:
-                raise ResponseValidationError(
-                    f"inconsistent pagination: the server returned cursor {cursor!r} twice; "
-                    "stopping instead of looping forever"
-                )
-            seen.add(cursor)
-            empty_pages = 0 if page.data else empty_pages + 1
-            if empty_pages >= MAX_EMPTY_PAGES:
-                raise ResponseValidationError(
-                    f"inconsistent pagination: {empty_pages} empty pages in a row, each "
-                    "claiming has_more; stopping instead of looping"
-                )
+
+        cursors = _CursorTrail()
+        ahead: asyncio.Future[Page[GenerationSummary]] | None = None
+        page = await fetch(None)
+        try:
+            while True:
+                problem: ResponseValidationError | None = None
+                try:
+                    cursor = cursors.follow(page)
+                except ResponseValidationError as error:
+                    cursor, problem = None, error  # raised once this page is yielded
+                if cursor is not None and prefetch:
+                    ahead = asyncio.ensure_future(fetch(cursor))
+                for summary in page.data:
+                    yield summary
+                if problem is not None:
+                    raise problem
+                if cursor is None:
+                    return
+                if ahead is not None:
+                    page, ahead = await ahead, None
+                else:
+                    page = await fetch(cursor)
+        finally:
+            if ahead is not None:
+                await _discard(ahead)
 
     async def get(
         self,
@@ -438,6 +451,45 @@ class Generations:
     async def _aclose(self) -> None:
         """Stop the shared sweeper; waits still running fail with a clear error."""
         await self._tracker.aclose()
+
+
+class _CursorTrail:
+    """Follows ``next_cursor`` and refuses pagination that would never end."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._empty_pages = 0
+
+    def follow(self, page: Page[GenerationSummary]) -> str | None:
+        """The cursor of the page after ``page``, or ``None`` after the last one."""
+        if not page.has_more:
+            return None
+        cursor = page.next_cursor
+        if cursor is None:
+            raise ResponseValidationError(
+                "inconsistent pagination: has_more is true but next_cursor is null"
+            )
+        if cursor in self._seen:
+            raise ResponseValidationError(
+                f"inconsistent pagination: the server returned cursor {cursor!r} twice; "
+                "stopping instead of looping forever"
+            )
+        self._seen.add(cursor)
+        self._empty_pages = 0 if page.data else self._empty_pages + 1
+        if self._empty_pages >= MAX_EMPTY_PAGES:
+            raise ResponseValidationError(
+                f"inconsistent pagination: {self._empty_pages} empty pages in a row, each "
+                "claiming has_more; stopping instead of looping"
+            )
+        return cursor
+
+
+async def _discard(future: asyncio.Future[Any]) -> None:
+    """Cancel a prefetch nobody will use, wait for it to end, and drop its outcome."""
+    future.cancel()
+    await asyncio.wait({future})
+    if not future.cancelled():
+        future.exception()  # mark retrieved: a failure here concerns nobody
 
 
 class Account:

@@ -309,3 +309,48 @@ def test_response_headers_are_case_insensitive() -> None:
     response = Response(200, {"X-Request-Id": "r1"}, b"{}")
     assert response.headers["x-request-id"] == "r1"
     assert response.json() == {}
+
+
+async def test_iterate_prefetches_one_page_ahead_and_cleans_up_on_break() -> None:
+    from powerpost_async.testing import FakePowerPost
+
+    async with FakePowerPost() as server, server.client() as pp:
+        server.seed_generations(250)
+        server.requests.clear()
+        everything = [s.generation_id async for s in pp.generations.iterate(page_size=100)]
+        assert len(everything) == len(set(everything)) == 250
+        assert server.requests.count(endpoint="list") == 3
+
+        server.requests.clear()
+        taken = 0
+        async for _ in pp.generations.iterate(page_size=100):
+            taken += 1
+            if taken == 120:
+                break
+        # page 2 was being read; page 3 had been requested ahead, then discarded
+        assert server.requests.count(endpoint="list") <= 3
+
+        server.requests.clear()
+        pages = pp.generations.iterate(page_size=100, prefetch=False)
+        async for _ in pages:
+            taken += 1
+            if taken == 150:
+                break
+        await pages.aclose()  # type: ignore[attr-defined]
+        assert server.requests.count(endpoint="list") == 1
+
+
+async def test_iterate_yields_every_item_before_a_pagination_error(
+    make_client: ClientFactory,
+) -> None:
+    page = {**load_sample("list_generations"), "next_cursor": None}
+    async with make_client(lambda r: Response.from_json(200, page)) as pp:
+        received: list[str] = []
+
+        async def consume() -> None:
+            async for summary in pp.generations.iterate():
+                received.append(summary.generation_id)
+
+        with pytest.raises(PowerPostError, match="next_cursor is null"):
+            await consume()
+    assert len(received) == 2

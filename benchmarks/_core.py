@@ -1,0 +1,360 @@
+"""What every benchmark module shares: the context, results, targets and the A/B loop.
+
+A benchmark compares *variants* (the SDK and its baselines). :func:`alternate` runs them
+in turn, A B C A B C ..., for ``ctx.rounds`` rounds, so that whatever drifts during a
+run (CPU frequency, a noisy neighbour, the page cache) hits every variant alike. Each
+round of a variant is one :class:`Sample`: its wall time, the client process's CPU time,
+the server process's CPU time, what other processes used meanwhile and how many
+operations it did. Results are reported as
+medians over rounds and as ratios of medians: nothing is judged by an absolute time,
+except the one target the issue states in microseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import inspect
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+__all__ = [
+    "DISTURBED_CORES",
+    "Context",
+    "Kind",
+    "Result",
+    "Sample",
+    "Server",
+    "Target",
+    "Variant",
+    "alternate",
+    "drive",
+    "machine_busy_seconds",
+]
+
+#: ``"rate"``: operations per second (higher is better); ``"time"``: µs per operation
+#: (lower is better).
+Kind = Literal["rate", "time"]
+
+
+class Server(Protocol):
+    """The benchmark server as benchmarks see it (a :class:`~benchmarks._server.ServerProcess`)."""
+
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the server process has used so far (``None`` if unknown)."""
+        ...
+
+
+@dataclass
+class Context:
+    """Settings and shared resources handed to every benchmark's ``run(ctx)``.
+
+    Attributes:
+        rounds: Measured rounds per variant (after one warm-up).
+        requests: GET requests per round of the ``get`` benchmark; others scale from it.
+        concurrency: Requests in flight at once in the HTTP throughput benchmarks.
+        pages: Pages of 100 summaries the server's list chain has (``iterate`` walks all).
+        records: Records structured per round by the in-process benchmarks.
+        quick: A smoke run: tiny sizes, numbers not meaningful.
+        server: The running server, or ``None`` if no selected benchmark needs one.
+    """
+
+    rounds: int
+    requests: int
+    concurrency: int
+    pages: int
+    records: int
+    quick: bool = False
+    server: Server | None = None
+
+    def need_server(self) -> Server:
+        """The server; raises if the runner did not start one (``NEEDS_SERVER = False``)."""
+        if self.server is None:
+            raise RuntimeError("this benchmark needs the server: set NEEDS_SERVER = True")
+        return self.server
+
+    def log(self, message: str) -> None:
+        """Progress for the person watching (stderr, so ``--json -`` stays clean)."""
+        print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal from the issue, checked against one result.
+
+    Attributes:
+        label: What the goal says, e.g. ``"get throughput >= 0.90x raw aiohttp"``.
+        bound: The threshold.
+        on: ``"ratio"``: the result's ratio to its baseline must be >= ``bound``;
+            ``"value"``: the result's median must be <= ``bound`` (a time in µs).
+    """
+
+    label: str
+    bound: float
+    on: Literal["ratio", "value"] = "ratio"
+
+    def met(self, value: float | None) -> bool | None:
+        """Whether ``value`` (the ratio or the median, as ``on`` says) meets the goal."""
+        if value is None:
+            return None
+        return value >= self.bound if self.on == "ratio" else value <= self.bound
+
+
+#: A round in which processes other than the client and the server kept more than this
+#: many cores busy (or the hypervisor stole that much) is *disturbed*: left out of the
+#: medians when undisturbed rounds exist. On a 2-core machine such load competes directly
+#: with the client and the server.
+DISTURBED_CORES = 0.2
+#: Slack for /proc/stat's 10 ms ticks (two CPUs, a tick of error each), so that a short
+#: round is not called disturbed for rounding alone.
+_TICK_SLACK = 0.02
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One round of one variant."""
+
+    wall: float  # seconds, perf_counter
+    cpu: float  # seconds of this (client) process, process_time
+    server_cpu: float | None  # seconds of the server process, None if unknown or no server
+    ops: int  # requests, records or calls done
+    others_cpu: float | None = None  # seconds used by everything else (and stolen), if known
+
+    def value(self, kind: Kind) -> float:
+        """Operations per second (``rate``) or µs per operation (``time``)."""
+        return self.ops / self.wall if kind == "rate" else self.wall * 1e6 / self.ops
+
+    @property
+    def disturbed(self) -> bool:
+        """Whether other processes used more than :data:`DISTURBED_CORES` in this round."""
+        if self.others_cpu is None:
+            return False
+        return self.others_cpu > DISTURBED_CORES * self.wall + _TICK_SLACK
+
+
+@dataclass
+class Result:
+    """What a benchmark reports for one variant.
+
+    Figures are medians over the undisturbed rounds (see :data:`DISTURBED_CORES`), or
+    over all rounds when every one was disturbed: a round slowed by someone else's
+    process measures that process, not the code under test.
+
+    Attributes:
+        bench: The benchmark's name (``"get"``).
+        variant: A short label (``"SDK generations.get"``).
+        kind: ``"rate"`` or ``"time"`` (see :data:`Kind`).
+        unit: Shown next to the median, e.g. ``"req/s"`` or ``"µs/record"``.
+        samples: One per measured round.
+        sdk: ``True`` for the SDK's own variants (highlighted in the chart).
+        baseline: The variant (same ``bench``) the ratio is taken against, if any.
+        target: A goal this result is checked against.
+        note: A remark listed under the report's notes.
+        skipped: Why the variant was not measured (then ``samples`` is empty).
+        pegged: The client should keep one core busy in this variant (a concurrent HTTP
+            load). An undisturbed round where it did not means the variant itself waits
+            on something (a pool limit, a lock, a sleep), and the report says so.
+    """
+
+    bench: str
+    variant: str
+    kind: Kind
+    unit: str
+    samples: list[Sample] = field(default_factory=list)
+    sdk: bool = False
+    baseline: str | None = None
+    target: Target | None = None
+    note: str = ""
+    skipped: str | None = None
+    pegged: bool = False
+
+    @property
+    def used(self) -> list[Sample]:
+        """The rounds the figures come from: the undisturbed ones, if there are any."""
+        quiet = [s for s in self.samples if not s.disturbed]
+        return quiet or list(self.samples)
+
+    @property
+    def median(self) -> float | None:
+        """Median over rounds of the rate or time per operation."""
+        used = self.used
+        return statistics.median(s.value(self.kind) for s in used) if used else None
+
+    @property
+    def cpu_us_per_op(self) -> float | None:
+        """Median client CPU µs per operation."""
+        used = self.used
+        return statistics.median(s.cpu * 1e6 / s.ops for s in used) if used else None
+
+    @property
+    def client_cores(self) -> float | None:
+        """Median client CPU seconds per wall second (1.0 = one core pegged)."""
+        used = self.used
+        return statistics.median(s.cpu / s.wall for s in used) if used else None
+
+    @property
+    def server_cores(self) -> float | None:
+        """Server CPU seconds per wall second over the rounds, ``None`` without a server.
+
+        Summed over rounds rather than a median per round: where /proc only counts CPU
+        time in 10 ms ticks, a single short round is too coarse to read alone.
+        """
+        known = [s for s in self.used if s.server_cpu is not None]
+        wall = sum(s.wall for s in known)
+        return sum(s.server_cpu or 0.0 for s in known) / wall if known and wall else None
+
+    @property
+    def disturbed_rounds(self) -> int:
+        """How many rounds other processes disturbed (all of them are reported anyway)."""
+        return sum(1 for s in self.samples if s.disturbed)
+
+    def idle_rounds(self, below: float = 0.9, shortest: float = 0.5) -> int:
+        """Undisturbed rounds of a :attr:`pegged` variant with the client under ``below`` cores.
+
+        Rounds shorter than ``shortest`` seconds are not judged: ramp-up and the last
+        stragglers dominate them.
+        """
+        if not self.pegged:
+            return 0
+        return sum(
+            1
+            for s in self.samples
+            if not s.disturbed and s.wall >= shortest and s.cpu / s.wall < below
+        )
+
+    def ratio(self, others: Sequence[Result]) -> float | None:
+        """Median of this variant over the median of its :attr:`baseline`.
+
+        For rates, > 1 means this one is faster; for times, > 1 means it is slower.
+        """
+        if self.baseline is None or self.median is None:
+            return None
+        for other in others:
+            if other.bench == self.bench and other.variant == self.baseline:
+                theirs = other.median
+                return self.median / theirs if theirs else None
+        return None
+
+    def target_met(self, others: Sequence[Result]) -> bool | None:
+        """Whether :attr:`target` is met (``None``: no target, or not measured)."""
+        if self.target is None:
+            return None
+        value = self.ratio(others) if self.target.on == "ratio" else self.median
+        return self.target.met(value)
+
+
+Operation = Callable[[], "Awaitable[int] | int"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One contender: ``run()`` does one round's work and returns how many operations.
+
+    ``run`` may be a coroutine function (HTTP benchmarks) or a plain function (in-process
+    ones). ``warmup`` runs once, unmeasured, before the rounds; it defaults to ``run``.
+    """
+
+    result: Result
+    run: Operation
+    warmup: Operation | None = None
+
+
+async def _call(operation: Operation) -> int:
+    outcome = operation()
+    if inspect.isawaitable(outcome):
+        return await outcome
+    return outcome
+
+
+async def alternate(ctx: Context, variants: Sequence[Variant]) -> list[Result]:
+    """Warm every variant up, then run them in turn for ``ctx.rounds`` rounds.
+
+    Returns the variants' results, their samples filled in.
+    """
+    for variant in variants:
+        await _call(variant.warmup or variant.run)
+    for round_number in range(1, ctx.rounds + 1):
+        for variant in variants:
+            # Garbage left by the previous variant must not be collected on this one's time.
+            gc.collect()
+            sample = await _measure(ctx, variant.run)
+            result = variant.result
+            result.samples.append(sample)
+            ctx.log(
+                f"  [{result.bench}] round {round_number}/{ctx.rounds} "
+                f"{result.variant}: {_show(sample.value(result.kind), result.unit)}"
+            )
+    return [variant.result for variant in variants]
+
+
+async def _measure(ctx: Context, operation: Operation) -> Sample:
+    server = ctx.server
+    server_before = server.cpu_seconds() if server is not None else None
+    busy_before = machine_busy_seconds()
+    cpu_before = time.process_time()
+    wall_before = time.perf_counter()
+    ops = await _call(operation)
+    wall = time.perf_counter() - wall_before
+    cpu = time.process_time() - cpu_before
+    busy_after = machine_busy_seconds()
+    server_after = server.cpu_seconds() if server is not None else None
+    if ops <= 0:
+        raise RuntimeError("a benchmark variant reported no operations")
+    server_cpu = _delta(server_before, server_after)
+    busy = _delta(busy_before, busy_after)
+    others = None if busy is None else max(0.0, busy - cpu - (server_cpu or 0.0))
+    return Sample(wall=wall, cpu=cpu, server_cpu=server_cpu, ops=ops, others_cpu=others)
+
+
+def _delta(before: float | None, after: float | None) -> float | None:
+    return after - before if after is not None and before is not None else None
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the machine ran processes (or had stolen), from /proc/stat.
+
+    ``None`` where there is no /proc. Counted in 10 ms ticks: fine for telling whether
+    other processes took a noticeable share of a round, not for measuring the client.
+    """
+    try:
+        with open("/proc/stat", "rb") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    # "cpu user nice system idle iowait irq softirq steal ...". Interrupt time is left out:
+    # the benchmark's own loopback traffic shows up there, charged to no process.
+    user, nice, system, _idle, _iowait, _irq, _softirq, steal = map(int, fields[1:9])
+    return (user + nice + system + steal) / _TICK
+
+
+def _show(value: float, unit: str) -> str:
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.3g} {unit}"
+
+
+async def drive(total: int, concurrency: int, operation: Callable[[], Awaitable[object]]) -> int:
+    """Do ``operation`` ``total`` times with ``concurrency`` in flight; return the count.
+
+    A fixed pool of workers, each awaiting its share in a bounded loop, is the cheapest
+    way to keep ``concurrency`` requests in flight, and every variant pays the same for
+    it, so it does not tilt a comparison.
+    """
+    concurrency = max(1, min(concurrency, total))
+    share, extra = divmod(total, concurrency)
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await operation()
+
+    await asyncio.gather(*(worker(share + (i < extra)) for i in range(concurrency)))
+    return total

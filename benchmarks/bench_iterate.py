@@ -1,0 +1,110 @@
+"""``iterate``: walk the whole list chain (``ctx.pages`` pages of 100 summaries).
+
+One request at a time, as a cursor chain has to be walked:
+
+* the SDK: ``async for s in pp.generations.iterate(page_size=100)``, each summary
+  structured into a ``GenerationSummary``;
+* raw aiohttp + ``orjson.loads``: a loop following ``next_cursor``, touching each
+  record's id (dict access only); the baseline of the issue's target, since the SDK
+  decodes with orjson too when it is installed (the ``bench`` session installs it);
+* raw aiohttp + ``json.loads``: the same loop with the standard library's decoder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from powerpost_async import PowerPost
+
+from ._core import Context, Result, Target, Variant, alternate
+from ._payloads import API_KEY, GENERATIONS_PATH, PAGE_SIZE, WORKSPACE_ID
+from .bench_get import HEADERS
+
+NAME = "iterate"
+TITLE = "iterate over every summary, pages of 100"
+ORDER = 20
+NEEDS_SERVER = True
+
+RAW = "raw aiohttp + orjson loop"
+
+
+async def raw_walk(
+    session: aiohttp.ClientSession, url: str, loads: Callable[[bytes], Any], max_pages: int
+) -> int:
+    """Follow ``next_cursor`` from the first page; return how many records were seen."""
+    records = 0
+    cursor: str | None = None
+    for _ in range(max_pages):  # bounded: a broken chain cannot loop forever
+        query = f"?limit={PAGE_SIZE}" if cursor is None else f"?limit={PAGE_SIZE}&cursor={cursor}"
+        async with session.get(url + query, headers=HEADERS) as resp:
+            page = loads(await resp.read())
+        for item in page["data"]:
+            if item["generation_id"]:
+                records += 1
+        if not page["has_more"]:
+            return records
+        cursor = page["next_cursor"]
+    raise RuntimeError(f"the list chain did not end within {max_pages} pages")
+
+
+async def run(ctx: Context) -> list[Result]:
+    """Measure the SDK's iterator and the two raw loops in alternation."""
+    server = ctx.need_server()
+    url = server.url + GENERATIONS_PATH
+    expected = ctx.pages * PAGE_SIZE
+
+    async with (
+        PowerPost(API_KEY, WORKSPACE_ID, base_url=server.url) as pp,
+        aiohttp.ClientSession() as orjson_session,
+        aiohttp.ClientSession() as json_session,
+    ):
+
+        async def sdk() -> int:
+            records = 0
+            async for summary in pp.generations.iterate(page_size=PAGE_SIZE):
+                if summary.generation_id:
+                    records += 1
+            return _checked(records, expected)
+
+        async def raw_orjson() -> int:
+            return _checked(await raw_walk(orjson_session, url, orjson.loads, ctx.pages), expected)
+
+        async def raw_json() -> int:
+            return _checked(await raw_walk(json_session, url, json.loads, ctx.pages), expected)
+
+        return await alternate(
+            ctx,
+            [
+                Variant(
+                    Result(
+                        NAME,
+                        "SDK generations.iterate",
+                        "rate",
+                        "records/s",
+                        sdk=True,
+                        baseline=RAW,
+                        target=Target("iterate >= 0.85x raw aiohttp loop", 0.85),
+                    ),
+                    sdk,
+                ),
+                Variant(Result(NAME, RAW, "rate", "records/s"), raw_orjson),
+                Variant(
+                    Result(
+                        NAME, "raw aiohttp + json.loads loop", "rate", "records/s", baseline=RAW
+                    ),
+                    raw_json,
+                ),
+            ],
+        )
+
+
+def _checked(records: int, expected: int) -> int:
+    # A variant that silently stopped early would look fast: refuse to report it.
+    if records != expected:
+        raise RuntimeError(f"walked {records} records, expected {expected}")
+    return records
