@@ -31,9 +31,9 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # tests/typing holds users' code: checked, never run.
-    session.run("mypy", "--strict", "powerpost_async", "tests/typing")
+    session.run("mypy", "--strict", "powerpost_async", "tests/typing", "examples")
     python = f"{session.bin}/python"
-    session.run("pyright", "--pythonpath", python, "powerpost_async", "tests/typing")
+    session.run("pyright", "--pythonpath", python, "powerpost_async", "tests/typing", "examples")
 
 
 @nox.session

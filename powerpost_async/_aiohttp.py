@@ -93,6 +93,11 @@ class AiohttpTransport:
         session = self._session
         if session is None or asyncio.get_running_loop() is not self._loop:
             session = self._open()
+        if session.closed:
+            raise PowerPostError(
+                "the aiohttp ClientSession lent to AiohttpTransport was closed while this "
+                "PowerPost client still uses it: close the client first, then the session"
+            )
         try:
             async with session.request(
                 request.method,

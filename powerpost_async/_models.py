@@ -50,6 +50,10 @@ KNOWN_POST_TYPES = (
 )
 
 
+# Unknown status values remembered as pseudo-members (see GenerationStatus._missing_).
+_MAX_UNKNOWN_STATUSES = 32
+
+
 class GenerationStatus(str, enum.Enum):
     """Where a generation is in its life: ``pending -> processing -> completed | failed``.
 
@@ -69,8 +73,12 @@ class GenerationStatus(str, enum.Enum):
         pseudo = str.__new__(cls, value)
         pseudo._name_ = value.upper()
         pseudo._value_ = value
-        # Cache it so that GenerationStatus("x") is GenerationStatus("x").
-        return cls._value2member_map_.setdefault(value, pseudo)  # type: ignore[return-value]
+        # Cache a few, so that GenerationStatus("x") is GenerationStatus("x"); not without
+        # bound: statuses may come from untrusted input (a web app's query string).
+        cached = cls._value2member_map_
+        if len(cached) < len(cls.__members__) + _MAX_UNKNOWN_STATUSES:
+            return cached.setdefault(value, pseudo)  # type: ignore[return-value]
+        return pseudo
 
     @property
     def is_terminal(self) -> bool:

@@ -267,3 +267,18 @@ async def test_client_used_from_another_event_loop_gives_a_clear_error(
         assert "another event loop" in str(errors[0])
         assert "one client per event loop" in str(errors[0])
         assert (await pp.account.credits()).balance == 47  # still fine in its own loop
+
+
+async def test_a_borrowed_session_closed_under_the_client_says_so(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.json_response(load_sample("credits"))
+
+    base = await serve(handler)
+    session = aiohttp.ClientSession()
+    async with PowerPost(API_KEY, base_url=base, transport=AiohttpTransport(session)) as pp:
+        await pp.account.credits()
+        await session.close()
+        with pytest.raises(PowerPostError, match="close the client first, then the session"):
+            await pp.account.credits()

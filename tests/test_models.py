@@ -245,3 +245,12 @@ def test_page_round_trips(items: list[Generation], cursor: str | None, more: boo
     page = Page(data=tuple(summaries), next_cursor=cursor, has_more=more)
     wire = json.loads(json.dumps(unstructure(page)))
     assert structure(wire, Page[GenerationSummary]) == page
+
+
+def test_unknown_statuses_are_not_remembered_without_bound() -> None:
+    values = [f"future_status_{i}" for i in range(500)]
+    statuses = [GenerationStatus(v) for v in values]
+    assert [str(s) for s in statuses] == values
+    assert all(not s.is_terminal and not s.is_known for s in statuses)
+    assert len(GenerationStatus._value2member_map_) < 100
+    assert GenerationStatus("future_status_499") == "future_status_499"
