@@ -1,8 +1,7 @@
 """The embedded fake API as the CLI uses it: ``--fake``, ``serve-fake`` and ``demo``.
 
-Everything here runs on the real clock: these servers are for people trying the CLI
-or the SDK, so generations take seconds, as real ones do (minutes, in fact; see the
-durations below).
+Everything here runs on the real clock: these servers are for people trying the CLI or
+the SDK, so a generation takes seconds to finish, as it would against the real API.
 """
 
 from __future__ import annotations
@@ -49,17 +48,12 @@ _Status = Literal["pending", "processing", "completed", "failed"]
 _HISTORY: tuple[tuple[str, tuple[str, ...], Literal["regular", "deep"], _Status | None], ...] = (
     ("We just shipped dark mode", ("instagram-feed", "x-post"), "regular", "completed"),
     ("New feature: AI-powered search", ("x-post", "linkedin-post"), "deep", "completed"),
-    ("Behind the scenes of our launch week", ("youtube-video", "tiktok-video"), "regular",
-     "completed"),
-    ("Our spring collection drops on Friday", ("instagram-reel", "facebook-post"), "regular",
-     "failed"),
+    ("Behind the scenes of launch week", ("youtube-video", "tiktok-video"), "regular", "completed"),
+    ("Spring collection drops Friday", ("instagram-reel", "facebook-post"), "regular", "failed"),
     ("Five tips for calmer remote meetings", ("linkedin-post",), "deep", "completed"),
-    ("Customer story: how Acme cut support time in half", ("linkedin-post", "x-post"), "deep",
-     None),
-    ("Weekend sale: 20% off everything", ("instagram-story", "facebook-story"), "regular",
-     None),
-    ("Meet the team behind the mobile app", ("youtube-short", "instagram-reel"), "regular",
-     "completed"),
+    ("Customer story: support time halved", ("linkedin-post", "x-post"), "deep", None),
+    ("Weekend sale: 20% off everything", ("instagram-story", "facebook-story"), "regular", None),
+    ("Meet the team behind the app", ("youtube-short", "instagram-reel"), "regular", "completed"),
 )
 
 
@@ -198,4 +192,3 @@ def _stop_signals() -> Iterator[asyncio.Event]:
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
-

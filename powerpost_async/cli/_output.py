@@ -34,11 +34,14 @@ __all__ = [
     "describe_progress",
     "emit_json",
     "rich_available",
+    "seconds",
     "shorten",
     "when",
 ]
 
 UIMode = Literal["auto", "rich", "plain"]
+#: A ``shrink`` column is cut on a narrow terminal, but not below this many characters.
+SHRINK_MIN_WIDTH = 20
 
 # Rich styles per status; plain output shows the word alone.
 _STATUS_STYLE = {
@@ -51,11 +54,20 @@ _STATUS_STYLE = {
 
 @attrs.frozen
 class Column:
-    """A table column: its header, whether it is right-aligned, whether it holds statuses."""
+    """A table column.
+
+    Attributes:
+        header: Its title.
+        right: Right-aligned (numbers).
+        status: Holds statuses (coloured by rich).
+        shrink: May be cut on a narrow terminal (free text); the others keep their full
+            width (ids are copied from there, numbers must stay whole).
+    """
 
     header: str
     right: bool = False
     status: bool = False
+    shrink: bool = False
 
 
 class Reporter(Protocol):
@@ -119,6 +131,11 @@ def when(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def seconds(value: float) -> str:
+    """A duration for people: ``850 ms`` below a second, else ``12.3 s``."""
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
 def shorten(text: str | None, width: int) -> str:
     """``text`` on one line, cut to ``width`` characters with ``...`` (``-`` if empty)."""
     if not text:
@@ -150,7 +167,9 @@ class PlainUI:
         self._out = stream
 
     def line(self, text: str = "") -> None:
+        # Flushed per line: `serve-fake` and `wait` are read by other programs as they go.
         self._out.write(text + "\n")
+        self._out.flush()
 
     def fields(self, rows: Sequence[tuple[str, str]]) -> None:
         width = max((len(label) for label, _ in rows), default=0)
@@ -168,8 +187,10 @@ class PlainUI:
         title: str | None = None,
         header: bool = True,
     ) -> None:
+        indent = ""
         if title:
             self.line(title)
+            indent = "  "
         cells = [[c.header for c in columns], *rows] if header else list(rows)
         widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
         for row in cells:
@@ -177,7 +198,7 @@ class PlainUI:
                 value.rjust(widths[i]) if columns[i].right else value.ljust(widths[i])
                 for i, value in enumerate(row)
             ]
-            self.line("  ".join(parts).rstrip())
+            self.line((indent + "  ".join(parts)).rstrip())
 
     def block(self, title: str, body: str) -> None:
         self.line(f"[{title}]")
@@ -208,15 +229,16 @@ class _PlainReporter:
             return
         quarter = progress.done * 4 // self._total
         if quarter > self._quarter:
+            # Counts jump by a sweep's worth at a time, so one line may pass two quarters:
+            # it shows the percentage reached, not the quarter.
             self._quarter = quarter
             self.log(
-                f"  {quarter * 25:>3}% {self._label} done ({progress.done}/{progress.total}): "
-                + describe_progress(progress)
+                f"  {progress.done * 100 // self._total:>3}% {self._label} done "
+                f"({progress.done}/{progress.total}): {describe_progress(progress)}"
             )
 
     def log(self, text: str) -> None:
         self._ui.line(text)
-        self._ui._out.flush()
 
 
 # -- rich ----------------------------------------------------------------------------------
@@ -258,8 +280,19 @@ class RichUI:
         from rich.text import Text
 
         table = Table(title=title, show_header=header, box=box.SIMPLE_HEAD, title_justify="left")
-        for column in columns:
-            table.add_column(column.header, justify="right" if column.right else "left")
+        needed = 3 * len(columns) + 2  # the cells' padding and the table's edges
+        for i, column in enumerate(columns):
+            width = max([len(row[i]) for row in rows] + [len(column.header) if header else 0])
+            # Only ``shrink`` columns give way on a narrow terminal (cut with an ellipsis);
+            # the others keep their whole width, on one line.
+            needed += min(width, SHRINK_MIN_WIDTH) if column.shrink else width
+            table.add_column(
+                column.header,
+                justify="right" if column.right else "left",
+                no_wrap=True,
+                overflow="ellipsis",
+                min_width=None if column.shrink else width,
+            )
         for row in rows:
             table.add_row(
                 *(
@@ -267,7 +300,14 @@ class RichUI:
                     for column, value in zip(columns, row, strict=True)
                 )
             )
-        self._console.print(table)
+        console = self._console
+        if needed > console.width:
+            # Too narrow even so: draw it wider and let the terminal wrap its lines, rather
+            # than cut an id or drop a column (rich never prints wider than its console).
+            from rich.console import Console
+
+            console = Console(file=console.file, width=needed, highlight=False)
+        console.print(table)
 
     def block(self, title: str, body: str) -> None:
         from rich.panel import Panel

@@ -1,0 +1,6 @@
+"""``python -m powerpost_async.cli``: the ``powerpost`` command."""
+
+from powerpost_async.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
