@@ -358,7 +358,10 @@ class PowerPost:
                 breaker.success()
         error = error_from_response(response, now=time.time())
         if isinstance(error, RateLimitError) and error.retry_after:
-            self._not_before = max(self._not_before, self._clock() + error.retry_after)
+            # Slow the whole client, but never for longer than max_retry_after: a hint of
+            # a day (or a hostile one) must not silence the client for a day.
+            pause = min(error.retry_after, self._max_retry_after)
+            self._not_before = max(self._not_before, self._clock() + pause)
         raise error
 
     def _should_retry(self, error: BaseException, idempotent: bool) -> bool:

@@ -73,7 +73,8 @@ def path_segment(value: object, name: str = "generation_id") -> str:
 
     Raises:
         TypeError: ``value`` is not a string.
-        ValueError: it is empty, or holds ``/ ? # ..``, ``%``, a backslash or whitespace.
+        ValueError: it is empty or ``.``, or holds ``/ ? # ..``, ``%``, a backslash or
+            whitespace.
     """
     if type(value) is str and _PLAIN_ID.fullmatch(value):
         return value  # the common case (UUIDs): nothing to check further or to encode
@@ -81,10 +82,14 @@ def path_segment(value: object, name: str = "generation_id") -> str:
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
     if not value:
         raise ValueError(f"{name} must not be empty")
-    if any(part in value for part in _FORBIDDEN_IN_ID) or any(c.isspace() for c in value):
+    if (
+        value == "."  # a dot-segment: normalised away, it would turn a GET into the list
+        or any(part in value for part in _FORBIDDEN_IN_ID)
+        or any(c.isspace() for c in value)
+    ):
         raise ValueError(
-            f"{name} {value!r} is not a valid id: it must not contain '/', '?', '#', '..', "
-            "'%', a backslash or whitespace"
+            f"{name} {value!r} is not a valid id: it must not be '.' nor contain '/', '?', "
+            "'#', '..', '%', a backslash or whitespace"
         )
     if not value.isprintable():
         raise ValueError(f"{name} {value!r} is not a valid id: it holds control characters")

@@ -52,6 +52,7 @@ KNOWN_POST_TYPES = (
 
 # Unknown status values remembered as pseudo-members (see GenerationStatus._missing_).
 _MAX_UNKNOWN_STATUSES = 32
+_MAX_CACHED_STATUS_LENGTH = 64
 
 
 class GenerationStatus(str, enum.Enum):
@@ -76,7 +77,8 @@ class GenerationStatus(str, enum.Enum):
         # Cache a few, so that GenerationStatus("x") is GenerationStatus("x"); not without
         # bound: statuses may come from untrusted input (a web app's query string).
         cached = cls._value2member_map_
-        if len(cached) < len(cls.__members__) + _MAX_UNKNOWN_STATUSES:
+        room = len(cached) < len(cls.__members__) + _MAX_UNKNOWN_STATUSES
+        if room and len(value) <= _MAX_CACHED_STATUS_LENGTH:
             return cached.setdefault(value, pseudo)  # type: ignore[return-value]
         return pseudo
 

@@ -360,3 +360,14 @@ async def test_debug_log_has_method_path_status_and_retries_but_never_the_key(
     assert API_KEY not in everything
     assert API_KEY not in str(info.value)
     assert API_KEY not in repr(info.value)
+
+
+async def test_a_huge_429_hint_pauses_the_client_at_most_max_retry_after(
+    make_client: ClientFactory, sleep: RecordingSleep
+) -> None:
+    async with make_client(scripted(rate_limited(retryAfter=10**9), OK)) as pp:
+        with pytest.raises(RateLimitError):
+            await pp.generations.get("abc")
+        generation = await pp.generations.get("abc")  # waits the cap, then goes
+    assert generation.generation_id
+    assert sleep.calls == [pytest.approx(60.0)]

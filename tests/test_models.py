@@ -137,7 +137,7 @@ def test_unknown_status_and_research_mode_are_kept_and_never_terminal() -> None:
     assert not generation.status.is_known
     assert not generation.is_terminal
     assert generation.research_mode == "ultra"
-    assert GenerationStatus("queued_for_review") is generation.status
+    assert GenerationStatus("queued_for_review") == generation.status
     assert str(generation.status) == "queued_for_review"
 
 
