@@ -159,6 +159,7 @@ def test_exported_names() -> None:
         "Faults",
         "RequestLog",
         "RequestRecord",
+        "Timeline",
         "VirtualClock",
     ]
     for name in powerpost_async.testing.__all__:
@@ -1277,3 +1278,36 @@ async def test_a_closed_transport_refuses_to_send(server: FakePowerPost) -> None
     with pytest.raises(PowerPostError, match="closed"):
         await transport.send(Request("GET", "https://x.test" + CREDITS, HEADERS))
     assert len(server.requests) == 0
+
+
+async def test_timeline_tells_what_really_happened() -> None:
+    clock = VirtualClock()
+    server = FakePowerPost(clock=clock, pending=(1.0, 1.0), processing=(4.0, 4.0))
+    async with server.client() as pp:
+        await clock.sleep(10)
+        created = await pp.generations.create(prompt="hello", post_types=["x-post"])
+    timeline = server.timeline(created.generation_id)
+    assert timeline.created == pytest.approx(10.0)
+    assert timeline.started == pytest.approx(11.0)
+    assert timeline.finished == pytest.approx(15.0)
+    (held,) = server.seed_generations(1, status="pending")
+    assert server.timeline(held).started is None
+    assert server.timeline(held).finished is None
+    with pytest.raises(KeyError):
+        server.timeline("nope")
+
+
+async def test_start_on_a_chosen_host_and_port() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = FakePowerPost()
+    await server.start(host="127.0.0.1", port=port)
+    try:
+        assert server.base_url == f"http://127.0.0.1:{port}"
+        async with server.client(use_socket=True) as pp:
+            assert (await pp.account.credits()).balance > 0
+    finally:
+        await server.aclose()

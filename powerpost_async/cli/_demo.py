@@ -9,6 +9,7 @@ from the fake server's own request log.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import Literal
 import attrs
 
 from powerpost_async import CreatedGeneration, GenerationStatus, PowerPost
+from powerpost_async.testing import FakePowerPost
 
 from ._context import EXIT_OK, Context
 from ._fake import QUICK_PENDING, QUICK_PROCESSING, new_fake
@@ -100,6 +102,17 @@ async def _create_all(pp: PowerPost, plans: Sequence[DemoPlan]) -> list[CreatedG
     return [r for r in results if r is not None]
 
 
+def _naive_polls(server: FakePowerPost, created: Sequence[CreatedGeneration], every: float) -> int:
+    """GETs a loop polling each id at once and then every ``every`` s would have needed."""
+    total = 0
+    for generation in created:
+        timeline = server.timeline(generation.generation_id)
+        if timeline.finished is None:
+            continue
+        total += math.ceil(max(0.0, timeline.finished - timeline.created) / every) + 1
+    return total
+
+
 async def run_demo(ctx: Context, *, count: int, pace: float, seed: int) -> int:
     """Run the demo and print its summary (see the module docstring)."""
     ui = ctx.ui
@@ -149,6 +162,7 @@ async def run_demo(ctx: Context, *, count: int, pace: float, seed: int) -> int:
     by_endpoint = Counter(record.endpoint or "other" for record in server.requests)
     non_200 = sum(1 for record in server.requests if record.status != 200)
     total_requests = len(server.requests)
+    naive = _naive_polls(server, created, interval)
     summary = {
         "generations": count,
         "regular": modes["regular"],
@@ -166,6 +180,7 @@ async def run_demo(ctx: Context, *, count: int, pace: float, seed: int) -> int:
             "per_generation": round(total_requests / count, 3),
             "by_endpoint": dict(sorted(by_endpoint.items())),
             "not_200": non_200,
+            "naive_polling_gets": naive,
         },
         "pace": pace,
         "seed": seed,
@@ -191,5 +206,12 @@ async def run_demo(ctx: Context, *, count: int, pace: float, seed: int) -> int:
         rows.append([f"  {endpoint}", str(n), f"{n / count:.2f} per generation"])
     if non_200:
         rows.append(["  not 200", str(non_200), "answered with an error status, retried"])
+    rows.append(
+        [
+            "vs naive polling",
+            str(naive),
+            f"GETs to poll each id every {seconds(interval)} ({naive / count:.2f} per generation)",
+        ]
+    )
     ui.table([Column(""), Column("", right=True), Column("")], rows, title="Summary", header=False)
     return EXIT_OK

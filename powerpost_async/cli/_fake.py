@@ -13,9 +13,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Literal
 
-from aiohttp import web
-
-from powerpost_async import APIConnectionError, Request
 from powerpost_async.testing import FakePowerPost
 
 from ._context import EXIT_OK, EXIT_USAGE, CLIError
@@ -85,59 +82,24 @@ def new_fake(
 # -- serve-fake -------------------------------------------------------------------------------
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 async def serve_fake(host: str, port: int, seed: int, out: Callable[[str], None]) -> int:
-    """Serve a fake API on ``host:port`` until SIGINT or SIGTERM; exit code 0 then.
-
-    FakePowerPost's own server always binds 127.0.0.1 on a free port (right for tests);
-    here the address is the user's choice, so the requests are handed from our own
-    aiohttp server to the fake's in-memory transport, which answers exactly what its
-    socket server would.
-    """
+    """Serve a fake API on ``host:port`` until SIGINT or SIGTERM; exit code 0 then."""
     server = new_fake(seed=seed, pending=SERVE_PENDING, processing=SERVE_PROCESSING)
-    transport = server.transport()
-
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        url = request.rel_url
-        target = f"http://fake{url.raw_path}" + (
-            f"?{url.raw_query_string}" if url.raw_query_string else ""
-        )
-        body = await request.read()
-        try:
-            response = await transport.send(
-                Request(request.method, target, request.headers, body or None)
-            )
-        except APIConnectionError:  # an injected drop: answer nothing, like the fake does
-            if request.transport is not None:
-                request.transport.close()
-            return web.Response(status=500)
-        return web.Response(
-            status=response.status_code, body=response.content, headers=response.headers
-        )
-
-    runner = web.ServerRunner(web.Server(handle), access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
     try:
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as error:
-            raise CLIError(
-                f"cannot serve on {host}:{port}: {error.strerror or error}",
-                hints=["pick another port with --port (0: any free port)"],
-                code=EXIT_USAGE,
-            ) from None
-        bound_host, bound_port = runner.addresses[0][:2]
-        base_url = _url(str(bound_host), int(bound_port))
-        for text in _banner(base_url, server, seed, host):
+        await server.start(host=host, port=port)
+    except OSError as error:
+        raise CLIError(
+            f"cannot serve on {host}:{port}: {error.strerror or error}",
+            hints=["pick another port with --port (0: any free port)"],
+            code=EXIT_USAGE,
+        ) from None
+    try:
+        for text in _banner(server.base_url, server, seed, host):
             out(text)
         with _stop_signals() as stopped:
             await stopped.wait()
     finally:
-        await runner.cleanup()
-        await transport.aclose()
+        await server.aclose()
     by_endpoint = Counter(record.endpoint or "other" for record in server.requests)
     detail = ", ".join(f"{name} {count}" for name, count in sorted(by_endpoint.items()))
     out(f"stopped after {len(server.requests)} requests" + (f" ({detail})" if detail else ""))

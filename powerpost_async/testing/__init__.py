@@ -14,7 +14,7 @@ fixtures are there as soon as powerpost-async is installed.
 """
 
 from powerpost_async.testing._clock import VirtualClock
-from powerpost_async.testing._fake import FakePowerPost, FakeTransport
+from powerpost_async.testing._fake import FakePowerPost, FakeTransport, Timeline
 from powerpost_async.testing._faults import Endpoint, Fault, FaultKind, Faults
 from powerpost_async.testing._log import RequestLog, RequestRecord
 
@@ -27,5 +27,6 @@ __all__ = [
     "Faults",
     "RequestLog",
     "RequestRecord",
+    "Timeline",
     "VirtualClock",
 ]

@@ -508,6 +508,12 @@ class Core:
             raise KeyError(generation_id)
         return self._detail(generation, now)
 
+    def timeline(self, generation_id: str) -> tuple[float, float, float]:
+        """(created, starts, ends) on the server clock; ``inf`` where it is held."""
+        generation = self._by_id[generation_id]
+        created = self._origin + generation.created_ms / 1000
+        return created, generation.starts, generation.ends
+
     def generations(self, workspace: str | None) -> list[dict[str, Any]]:
         """Every generation (of one workspace, or all), newest first, as ``get`` answers."""
         now = self._clock()

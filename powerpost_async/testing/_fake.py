@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+import attrs
 from aiohttp import web
 from yarl import URL
 
@@ -38,6 +40,21 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # In-flight handlers get this long (real seconds) to finish when the server closes.
 _SHUTDOWN_TIMEOUT = 0.25
+
+
+@attrs.frozen
+class Timeline:
+    """What really happened to one generation, on the server's clock (seconds).
+
+    Attributes:
+        created: When it was created.
+        started: When it started processing (``None``: held pending).
+        finished: When it became completed or failed (``None``: held, not scheduled).
+    """
+
+    created: float
+    started: float | None
+    finished: float | None
 
 
 class FakePowerPost:
@@ -153,6 +170,22 @@ class FakePowerPost:
         """
         return structure(self._core.generation(generation_id), Generation)
 
+    def timeline(self, generation_id: str) -> Timeline:
+        """When a generation was created, started processing and finished (server clock).
+
+        Lets tests and benchmarks compare what a client saw with what really happened,
+        e.g. how late a wait noticed a finish, or how many polls a naive loop needed.
+
+        Raises:
+            KeyError: No generation has this id.
+        """
+        created, starts, ends = self._core.timeline(generation_id)
+        return Timeline(
+            created=created,
+            started=None if math.isinf(starts) else starts,
+            finished=None if math.isinf(ends) else ends,
+        )
+
     def generations(self, workspace_id: str | None = None) -> list[Generation]:
         """Every generation (of one workspace, or of all), newest first."""
         return [structure(g, Generation) for g in self._core.generations(workspace_id)]
@@ -261,8 +294,13 @@ class FakePowerPost:
             raise RuntimeError("FakePowerPost is not serving: use `async with` or start()")
         return self._base_url
 
-    async def start(self) -> None:
-        """Serve over HTTP on 127.0.0.1, on a free port (see :attr:`base_url`)."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve over HTTP (see :attr:`base_url`).
+
+        Args:
+            host: The address to bind; loopback unless you mean to expose it.
+            port: The port; 0 picks a free one.
+        """
         if self._runner is not None:
             raise RuntimeError("FakePowerPost is already serving")
         runner = web.ServerRunner(
@@ -270,14 +308,15 @@ class FakePowerPost:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
+            site = web.TCPSite(runner, host, port)
             await site.start()
             host, port = runner.addresses[0][:2]
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
-        self._base_url = f"http://{host}:{port}"
+        shown = f"[{host}]" if ":" in str(host) else host
+        self._base_url = f"http://{shown}:{port}"
 
     async def aclose(self) -> None:
         """Stop serving and close every connection. Safe to call twice."""
