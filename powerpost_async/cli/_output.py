@@ -106,6 +106,7 @@ class UI(Protocol):
         self, total: int, label: str, *, milestones: bool = False
     ) -> contextlib.AbstractContextManager[Reporter]:
         """A progress display for ``total`` generations, for the duration of a ``with``."""
+        ...
 
 
 def rich_available() -> bool:
