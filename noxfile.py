@@ -52,3 +52,54 @@ def bench(session: nox.Session) -> None:
         "uvloop; sys_platform != 'win32'",
     )
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """Soak and storm figures (docs/reliability.md): 2,000 generations under random faults.
+
+    One client creates and awaits 2,000 generations in memory (virtual time) and 2,000
+    over real sockets (real time, about a minute) while the embedded server injects 429s,
+    5xx, drops, slow answers and truncated bodies; then every storm scenario with and
+    without the circuit breaker. Prints the tables. Sizes: ``POWERPOST_SOAK_GENERATIONS``
+    and ``POWERPOST_SOAK_SOCKET_GENERATIONS``; pytest options go after ``--``.
+    """
+    import os  # here, not at the top: only this session reads the environment
+
+    session.install("-e", ".[orjson]", *TEST_DEPS)
+    count = os.environ.get("POWERPOST_SOAK_GENERATIONS", "2000")
+    session.run(
+        "pytest",
+        "tests/test_soak.py",
+        "-s",
+        "-q",
+        *session.posargs,
+        env={
+            "PYTHONASYNCIODEBUG": "1",
+            "POWERPOST_SOAK_GENERATIONS": count,
+            "POWERPOST_SOAK_SOCKET_GENERATIONS": os.environ.get(
+                "POWERPOST_SOAK_SOCKET_GENERATIONS", count
+            ),
+            "POWERPOST_STORM_FIGURES": "1",
+        },
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ with ``mkdocs build --strict`` (offline).
+
+    Any mkdocs option goes after ``--``, e.g. ``nox -s docs -- --site-dir /tmp/site``.
+    """
+    session.install(
+        "-e",
+        ".[cli,orjson,httpx]",  # the reference documents HttpxTransport too
+        "mkdocs>=1.6",
+        "mkdocs-material>=9.5",
+        "mkdocstrings[python]>=0.27",
+        "griffe-fieldz",  # lists the fields of attrs classes
+        "griffe-sphinx",  # reads `#:` comments on module attributes
+        "ruff",  # mkdocstrings formats the separated signatures with it
+    )
+    # NO_MKDOCS_2_WARNING: mkdocs-material's banner about MkDocs 2.0, not a build warning.
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

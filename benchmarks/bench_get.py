@@ -9,7 +9,11 @@ body, each through its own connection pool of ``ctx.concurrency`` connections:
 * raw aiohttp, body only: ``session.get(url)`` and ``await resp.read()``; the floor
   any aiohttp-based client stands on, and the baseline of the issue's target;
 * raw aiohttp + ``orjson.loads``: the floor plus decoding, to split the SDK's overhead
-  into "decoding" and "everything else".
+  into "decoding" and "everything else";
+* raw aiohttp + ``orjson.loads`` + the SDK's ``structure(..., Generation)``: the floor of
+  any client built on the required stack (aiohttp, cattrs, frozen attrs models), with
+  none of the SDK's request path around it. The distance between it and the SDK is what
+  the SDK's own code (headers, checks, errors, retries, the transport seam) costs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import orjson
 
-from powerpost_async import AiohttpTransport, PowerPost
+from powerpost_async import AiohttpTransport, Generation, PowerPost
+from powerpost_async._converter import structure
 
 from ._core import Context, Result, Target, Variant, alternate, drive
 from ._payloads import API_KEY, GENERATION_ID, GENERATIONS_PATH, WORKSPACE_ID
@@ -52,6 +57,7 @@ async def run(ctx: Context) -> list[Result]:
         PowerPost(API_KEY, WORKSPACE_ID, base_url=server.url, transport=transport) as pp,
         raw_session(concurrency) as body_session,
         raw_session(concurrency) as json_session,
+        raw_session(concurrency) as model_session,
     ):
 
         async def sdk_get() -> object:
@@ -64,6 +70,10 @@ async def run(ctx: Context) -> list[Result]:
         async def raw_orjson() -> object:
             async with json_session.get(url, headers=HEADERS) as resp:
                 return orjson.loads(await resp.read())
+
+        async def raw_structured() -> object:
+            async with model_session.get(url, headers=HEADERS) as resp:
+                return structure(orjson.loads(await resp.read()), Generation)
 
         def variant(result: Result, operation: Callable[[], Awaitable[object]]) -> Variant:
             return Variant(
@@ -99,6 +109,17 @@ async def run(ctx: Context) -> list[Result]:
                         baseline=RAW,
                     ),
                     raw_orjson,
+                ),
+                variant(
+                    Result(
+                        NAME,
+                        "raw aiohttp + orjson + SDK structure",
+                        "rate",
+                        "req/s",
+                        pegged=True,
+                        baseline=RAW,
+                    ),
+                    raw_structured,
                 ),
             ],
         )
