@@ -1,7 +1,7 @@
 """powerpost-async: the asyncio-first SDK for the PowerPost API v1.
 
-Example::
-
+Example:
+    ```python
     from powerpost_async import PowerPost
 
     async with PowerPost() as pp:  # POWERPOST_API_KEY / POWERPOST_WORKSPACE_ID
@@ -9,6 +9,7 @@ Example::
                                               post_types=["x-post", "linkedin-post"])
         generation = await pp.generations.wait(created.generation_id)
         print(generation.outputs)
+    ```
 """
 
 from typing import TYPE_CHECKING
@@ -49,6 +50,7 @@ from ._models import (
     Page,
     YouTubeOutput,
 )
+from ._resources import Account, Generations
 from ._transport import MockTransport, Request, Response, Transport
 from ._version import __version__
 from ._waiting import WaitProgress
@@ -59,6 +61,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "Account",
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
@@ -71,6 +74,7 @@ __all__ = [
     "GenerationFailedError",
     "GenerationStatus",
     "GenerationSummary",
+    "Generations",
     "InsufficientCreditsError",
     "InternalServerError",
     "MalformedResponseError",

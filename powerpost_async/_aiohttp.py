@@ -22,10 +22,10 @@ DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
 
 class AiohttpTransport:
-    """Sends requests with an :class:`aiohttp.ClientSession`.
+    """Sends requests with an `ClientSession`.
 
     The session is created lazily, inside the running event loop, on the first request
-    (never at import time or in ``__init__``), and closed by :meth:`aclose`. Pass your own
+    (never at import time or in ``__init__``), and closed by `aclose()`. Pass your own
     ``session`` to share its connection pool: it is then borrowed, and never closed here.
 
     Args:
@@ -38,8 +38,8 @@ class AiohttpTransport:
         self,
         session: aiohttp.ClientSession | None = None,
         *,
-        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        connection_limit: int = 100,
+        max_response_bytes: int = 10 * 1024 * 1024,
     ) -> None:
         if connection_limit < 1:
             raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
@@ -89,7 +89,8 @@ class AiohttpTransport:
         return timeout
 
     async def send(self, request: Request) -> Response:
-        """Send one request; connection failures become :class:`APIConnectionError`."""
+        """Send one request; connection failures become
+        [`APIConnectionError`][powerpost_async.APIConnectionError]."""
         session = self._session
         if session is None or asyncio.get_running_loop() is not self._loop:
             session = self._open()

@@ -5,7 +5,7 @@ concurrent calls (waiters, sweeps, a service's own traffic), each retrying on it
 schedule: together they multiply an outage into a request storm. The breaker counts
 consecutive failures across the whole client (5xx, connection errors, timeouts, garbled
 bodies). Past a threshold it *opens*: requests fail at once with
-:class:`~powerpost_async.CircuitOpenError` (never sent, so safe for any caller to retry
+[`CircuitOpenError`][powerpost_async.CircuitOpenError] (never sent, so safe for any caller to retry
 later) until a cool-down passes. Then exactly one request goes through as a *probe*:
 its success closes the breaker, its failure re-opens it for twice as long (up to a cap).
 
@@ -60,11 +60,11 @@ class CircuitBreaker:
         return bool(self.open_until)
 
     def admit(self) -> bool:
-        """Let a request through, or raise :class:`CircuitOpenError`.
+        """Let a request through, or raise [`CircuitOpenError`][powerpost_async.CircuitOpenError].
 
         Returns:
-            ``True`` if this request is the probe: it must then end in :meth:`success`,
-            :meth:`failure` or :meth:`abandon`.
+            ``True`` if this request is the probe: it must then end in `success()`,
+            `failure()` or `abandon()`.
         """
         if not self.open_until:
             return False

@@ -58,12 +58,13 @@ Sleep = Callable[[float], Awaitable[None]]
 class PowerPost:
     """The PowerPost API client. Use it as an async context manager, one per event loop.
 
-    Example::
-
+    Example:
+        ```python
         async with PowerPost() as pp:   # key and workspace from the environment
             created = await pp.generations.create(prompt="We shipped dark mode",
                                                   post_types=["x-post"])
             generation = await pp.generations.wait(created.generation_id)
+        ```
 
     Args:
         api_key: Your ``pp_live_sk_...`` key; defaults to ``$POWERPOST_API_KEY``.
@@ -71,16 +72,17 @@ class PowerPost:
             Needed by every ``generations`` call, not by ``account.credits()``.
         base_url: Defaults to ``$POWERPOST_BASE_URL``, then ``https://powerpost.ai``.
         transport: How requests are sent; defaults to a new
-            :class:`~powerpost_async.AiohttpTransport`. The client closes it on exit.
-        timeout: Seconds one HTTP exchange may take (``None``: no limit).
-        max_retries: Retries after a retryable failure (connection error, timeout, 429,
+            [`AiohttpTransport`][powerpost_async.AiohttpTransport]. The client closes it on exit.
+        timeout: Seconds one HTTP exchange may take (default 30; ``None``: no limit).
+        max_retries: Retries after a retryable failure (default 2: connection error, timeout, 429,
             500/502/503/504); ``create`` is only retried when it surely was not received.
-        max_retry_after: A 429 asking us to wait longer than this is raised at once
-            (as :class:`~powerpost_async.RateLimitError` with ``retry_after`` set).
+        max_retry_after: A 429 asking us to wait longer than this (default 60 s) is raised at once
+            (as [`RateLimitError`][powerpost_async.RateLimitError] with ``retry_after`` set).
         allow_insecure_http: Allow a plain ``http://`` base URL that is not loopback
             (sends your key in clear text: only for trusted networks).
         circuit_breaker: After 10 consecutive failures (5xx, no answer) across the
-            client, hold every request back (raising :class:`CircuitOpenError`, nothing
+            client, hold every request back (raising
+            [`CircuitOpenError`][powerpost_async.CircuitOpenError], nothing
             sent) and let one probe test the API after a cool-down of 1 s, doubling to
             30 s: an outage then costs one request per cool-down, not a storm of retries.
         clock: Monotonic clock in seconds (injectable for tests).
@@ -98,9 +100,9 @@ class PowerPost:
         *,
         base_url: str | None = None,
         transport: Transport | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        timeout: float | None = 30.0,
+        max_retries: int = 2,
+        max_retry_after: float = 60.0,
         allow_insecure_http: bool = False,
         circuit_breaker: bool = True,
         clock: Clock | None = None,
@@ -184,7 +186,7 @@ class PowerPost:
 
     @property
     def is_closed(self) -> bool:
-        """``True`` once :meth:`aclose` ran."""
+        """``True`` once `aclose()` ran."""
         return self._closed
 
     def __repr__(self) -> str:

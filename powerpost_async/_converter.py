@@ -280,7 +280,8 @@ _hooks: dict[Any, Callable[[Any, Any], Any]] = {}
 
 
 def structure(data: Any, cls: type[T], *, body: bytes | None = None) -> T:
-    """Structure decoded JSON into ``cls``, or raise :class:`ResponseValidationError`."""
+    """Structure decoded JSON into ``cls``, or raise
+    [`ResponseValidationError`][powerpost_async.ResponseValidationError]."""
     hook = _hooks.get(cls)
     if hook is None:
         hook = _hooks[cls] = converter.get_structure_hook(cls)

@@ -8,7 +8,8 @@ __all__ = ["USE_CLIENT_DEFAULT", "UseClientDefault"]
 
 
 class UseClientDefault:
-    """Type of :data:`USE_CLIENT_DEFAULT`: "use what the client was configured with".
+    """Type of [`USE_CLIENT_DEFAULT`][powerpost_async.USE_CLIENT_DEFAULT]: "use what the client was
+    configured with".
 
     A per-call ``timeout=None`` means "no timeout", so ``None`` cannot also mean
     "the default"; this sentinel does.
@@ -25,4 +26,5 @@ class UseClientDefault:
         return "USE_CLIENT_DEFAULT"
 
 
+#: Pass (or leave) as a per-call ``timeout``/``max_retries`` to use the client's setting.
 USE_CLIENT_DEFAULT: Final = UseClientDefault()

@@ -1,26 +1,29 @@
 """The one exception tree of powerpost-async.
 
-Everything the SDK raises on purpose derives from :class:`PowerPostError`::
+Everything the SDK raises on purpose derives from
+[`PowerPostError`][powerpost_async.PowerPostError]:
 
-    PowerPostError
-    ├── APIError                          something went wrong talking to the API
-    │   ├── APIStatusError                the API answered with an error status
-    │   │   ├── BadRequestError           400 (VALIDATION_ERROR, missing workspace header)
-    │   │   ├── AuthenticationError       401 (INVALID_API_KEY)
-    │   │   ├── InsufficientCreditsError  402 (INSUFFICIENT_CREDITS)
-    │   │   ├── PermissionDeniedError     403 (FORBIDDEN, INSUFFICIENT_SCOPE)
-    │   │   ├── NotFoundError             404 (NOT_FOUND)
-    │   │   ├── ConflictError             409 (ALREADY_PUBLISHED)
-    │   │   ├── UnprocessableEntityError  422 (PLATFORM_NOT_CONNECTED)
-    │   │   ├── RateLimitError            429 (RATE_LIMIT_EXCEEDED), adds ``retry_after``
-    │   │   └── InternalServerError       5xx
-    │   ├── APIConnectionError            no usable answer: refused, reset, dropped
-    │   │   ├── APITimeoutError           ... because a timeout passed (also a TimeoutError)
-    │   │   └── CircuitOpenError          ... not sent: the API keeps failing, the client waits
-    │   └── ResponseValidationError       the answer could not be read into our models
-    │       └── MalformedResponseError    ... because it was not even JSON (truncated, garbled)
-    ├── GenerationFailedError             a generation awaited with ``wait`` failed
-    └── WaitTimeoutError                  a wait's deadline passed (also a TimeoutError)
+```text
+PowerPostError
+├── APIError                          something went wrong talking to the API
+│   ├── APIStatusError                the API answered with an error status
+│   │   ├── BadRequestError           400 (VALIDATION_ERROR, missing workspace header)
+│   │   ├── AuthenticationError       401 (INVALID_API_KEY)
+│   │   ├── InsufficientCreditsError  402 (INSUFFICIENT_CREDITS)
+│   │   ├── PermissionDeniedError     403 (FORBIDDEN, INSUFFICIENT_SCOPE)
+│   │   ├── NotFoundError             404 (NOT_FOUND)
+│   │   ├── ConflictError             409 (ALREADY_PUBLISHED)
+│   │   ├── UnprocessableEntityError  422 (PLATFORM_NOT_CONNECTED)
+│   │   ├── RateLimitError            429 (RATE_LIMIT_EXCEEDED), adds ``retry_after``
+│   │   └── InternalServerError       5xx
+│   ├── APIConnectionError            no usable answer: refused, reset, dropped
+│   │   ├── APITimeoutError           ... because a timeout passed (also a TimeoutError)
+│   │   └── CircuitOpenError          ... not sent: the API keeps failing, the client waits
+│   └── ResponseValidationError       the answer could not be read into our models
+│       └── MalformedResponseError    ... because it was not even JSON (truncated, garbled)
+├── GenerationFailedError             a generation awaited with ``wait`` failed
+└── WaitTimeoutError                  a wait's deadline passed (also a TimeoutError)
+```
 
 Data is carried as attributes (``status_code``, ``code``, ``message``, ``request_id``,
 ``retry_after``...), so callers never parse messages. Errors of the libraries underneath
@@ -201,7 +204,7 @@ def _rebuild_connection(
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
-    """A request timed out (also a built-in :class:`TimeoutError`)."""
+    """A request timed out (also a built-in `TimeoutError`)."""
 
 
 class CircuitOpenError(APIConnectionError):
@@ -252,7 +255,7 @@ class MalformedResponseError(ResponseValidationError):
     """A success response whose body was not JSON at all (truncated or garbled on the way).
 
     Reads (GETs) are retried after it like after a dropped connection; a ``create`` is
-    not, since it may have worked: the raw body is in :attr:`body`.
+    not, since it may have worked: the raw body is in `body`.
     """
 
 
@@ -266,7 +269,7 @@ class GenerationFailedError(PowerPostError):
     """A generation that was awaited ended ``failed``.
 
     Attributes:
-        generation: The failed :class:`~powerpost_async.Generation`; its ``error`` holds
+        generation: The failed [`Generation`][powerpost_async.Generation]; its ``error`` holds
             the API's code and message.
     """
 

@@ -103,7 +103,8 @@ def query_string(params: Mapping[str, str | int | None]) -> str:
 
 
 def decode_json(response: Response) -> Any:
-    """The JSON body of a successful response, or :class:`MalformedResponseError`."""
+    """The JSON body of a successful response, or
+    [`MalformedResponseError`][powerpost_async.MalformedResponseError]."""
     try:
         return loads(response.content)
     except ValueError as exc:  # json.JSONDecodeError and orjson.JSONDecodeError both are

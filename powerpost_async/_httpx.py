@@ -1,7 +1,7 @@
 """An optional transport on httpx (``pip install 'powerpost-async[httpx]'``).
 
 Nothing else in the package imports this module, so ``import powerpost_async`` never
-imports httpx: only naming :class:`HttpxTransport` does.
+imports httpx: only naming [`HttpxTransport`][powerpost_async.HttpxTransport] does.
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
 
 class HttpxTransport:
-    """Sends requests with an :class:`httpx.AsyncClient`.
+    """Sends requests with an `AsyncClient`.
 
     The client is created lazily, inside the running event loop, on the first request
     (never at import time or in ``__init__``), with ``connection_limit`` connections,
     redirects not followed, TLS verification on and httpx's usual ``trust_env``
-    (proxy and CA settings from the environment); :meth:`aclose` closes it. Pass your
+    (proxy and CA settings from the environment); `aclose()` closes it. Pass your
     own ``client`` to share its connection pool: it is then borrowed, and never closed
     here. Either way a redirect is never followed, so the API key never travels to
     another URL.
@@ -67,8 +67,8 @@ class HttpxTransport:
         self,
         client: httpx.AsyncClient | None = None,
         *,
-        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        connection_limit: int = 100,
+        max_response_bytes: int = 10 * 1024 * 1024,
     ) -> None:
         if connection_limit < 1:
             raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")

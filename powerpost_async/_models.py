@@ -2,7 +2,8 @@
 
 All are frozen and slotted. They are forward compatible: unknown fields are ignored,
 unknown platforms and research modes are kept as they came, and an unknown status is
-kept as a :class:`GenerationStatus` pseudo-member that is never terminal.
+kept as a [`GenerationStatus`][powerpost_async.GenerationStatus] pseudo-member that is never
+terminal.
 """
 
 from __future__ import annotations
@@ -101,7 +102,12 @@ class GenerationStatus(str, enum.Enum):
 
 @attrs.frozen
 class YouTubeOutput:
-    """The caption for YouTube, which has a title and a description."""
+    """The caption for YouTube, which has a title and a description.
+
+    Attributes:
+        title: The video title.
+        description: The video description, hashtags included.
+    """
 
     title: str
     description: str
@@ -113,7 +119,12 @@ Output = str | YouTubeOutput
 
 @attrs.frozen
 class GenerationError:
-    """Why a generation failed (``code`` is e.g. ``"GENERATION_FAILED"``)."""
+    """Why a generation failed.
+
+    Attributes:
+        code: A machine-readable code, e.g. ``"GENERATION_FAILED"``.
+        message: A human-readable explanation.
+    """
 
     code: str
     message: str
@@ -121,7 +132,17 @@ class GenerationError:
 
 @attrs.frozen
 class GenerationSummary:
-    """A generation as the list endpoint returns it: no outputs, no error."""
+    """A generation as the list endpoint returns it: no outputs, no error.
+
+    Attributes:
+        generation_id: The generation's id (a UUID string).
+        status: Where it is: ``pending``, ``processing``, ``completed`` or ``failed``.
+        created_at: When it was created (timezone-aware).
+        prompt: The prompt it was created from (``None`` if made from media only).
+        platforms: The platforms it writes for, e.g. ``("instagram", "x")``.
+        research_mode: ``"regular"`` or ``"deep"`` (or a mode added since).
+        credits_used: Credits charged; 0 once failed (failures are refunded).
+    """
 
     generation_id: str
     status: GenerationStatus
@@ -137,8 +158,16 @@ class Generation:
     """One generation with its outputs (when completed) or error (when failed).
 
     Attributes:
+        generation_id: The generation's id (a UUID string).
+        status: Where it is: ``pending``, ``processing``, ``completed`` or ``failed``.
+        created_at: When it was created (timezone-aware).
+        prompt: The prompt it was created from (``None`` if made from media only).
+        platforms: The platforms it writes for, e.g. ``("instagram", "x")``.
+        research_mode: ``"regular"`` or ``"deep"`` (or a mode added since).
+        credits_used: Credits charged; 0 once failed (failures are refunded).
         outputs: ``None`` unless the API sent outputs; otherwise one entry per platform:
-            a caption ``str``, except ``youtube`` which is a :class:`YouTubeOutput`.
+            a caption ``str``, except ``youtube`` which is a
+            [`YouTubeOutput`][powerpost_async.YouTubeOutput].
         error: ``None`` unless the generation failed.
     """
 
@@ -160,7 +189,15 @@ class Generation:
 
 @attrs.frozen
 class CreatedGeneration:
-    """What ``create`` returns: the new generation's id and what it cost."""
+    """What ``create`` returns: the new generation's id and what it cost.
+
+    Attributes:
+        generation_id: The new generation's id: pass it to ``wait`` or ``get``.
+        status: Its status when created (usually ``processing``).
+        credits_used: Credits charged for it (refunded if it fails).
+        remaining_credits: The balance left after the charge.
+        status_url: The API path to poll it at.
+    """
 
     generation_id: str
     status: GenerationStatus
@@ -171,14 +208,26 @@ class CreatedGeneration:
 
 @attrs.frozen
 class Credits:
-    """The account's credit balance."""
+    """The account's credit balance.
+
+    Attributes:
+        balance: Credits left.
+    """
 
     balance: int
 
 
 @attrs.frozen
 class Page(Generic[T]):
-    """One page of a list: the items, and the cursor of the next page if there is one."""
+    """One page of a list: the items, and the cursor of the next page if there is one.
+
+    Iterable, sized and indexable like its ``data``.
+
+    Attributes:
+        data: The items of this page, newest first.
+        next_cursor: Pass it as ``cursor`` to get the next page (``None`` on the last).
+        has_more: Whether there is a next page.
+    """
 
     data: tuple[T, ...]
     next_cursor: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._converter import dumps
@@ -22,9 +22,6 @@ from ._models import (
     Page,
 )
 from ._waiting import (
-    DEFAULT_INTERVAL,
-    DEFAULT_MAX_INTERVAL,
-    DEFAULT_WAIT_TIMEOUT,
     GenerationRef,
     ProgressCallback,
     Strategy,
@@ -105,7 +102,7 @@ class Generations:
         prefetch: bool = True,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> AsyncIterator[GenerationSummary]:
+    ) -> AsyncGenerator[GenerationSummary, None]:
         """Every generation, newest first, following ``next_cursor`` page by page.
 
         Use as ``async for summary in pp.generations.iterate(): ...``. Arguments are
@@ -135,7 +132,7 @@ class Generations:
         prefetch: bool,
         timeout: float | UseClientDefault | None,
         max_retries: int | UseClientDefault,
-    ) -> AsyncIterator[GenerationSummary]:
+    ) -> AsyncGenerator[GenerationSummary, None]:
         def fetch(cursor: str | None) -> Awaitable[Page[GenerationSummary]]:
             query = query_string({"status": status, "limit": page_size, "cursor": cursor})
             return self._client._get(
@@ -180,6 +177,11 @@ class Generations:
     ) -> Generation:
         """One generation: its status, and its outputs once completed.
 
+        Args:
+            generation_id: The generation's id.
+            timeout: Per-call override of the client's timeout.
+            max_retries: Per-call override of the client's retries.
+
         Raises:
             ValueError: ``generation_id`` is empty or could alter the URL (nothing sent).
             NotFoundError: No such generation in this workspace.
@@ -200,7 +202,7 @@ class Generations:
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> CreatedGeneration:
-        """Start a generation (costs credits). Await it with :meth:`wait`.
+        """Start a generation (costs credits). Await it with `wait()`.
 
         The API has no idempotency key, so a create is retried only when it surely never
         reached the server (connection refused) or was rate limited (429); never after
@@ -214,6 +216,8 @@ class Generations:
             writing_style_id: A saved writing style.
             cta_text: A call to action to include (at most 100 characters).
             source_urls: Pages to draw from (at most 10).
+            timeout: Per-call override of the client's timeout.
+            max_retries: Per-call override of the client's retries.
 
         Raises:
             ValueError: An argument is not acceptable (nothing was sent).
@@ -242,16 +246,16 @@ class Generations:
         self,
         generation_id: GenerationRef,
         *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        interval: float = DEFAULT_INTERVAL,
-        max_interval: float = DEFAULT_MAX_INTERVAL,
+        timeout: float | None = 600.0,
+        interval: float = 2.0,
+        max_interval: float = 10.0,
         strategy: Strategy = "auto",
     ) -> Generation:
         """Wait until a generation finishes, and return it completed.
 
         Polls with tenacity: at once, then every ``interval`` seconds growing towards
         ``max_interval``, jittered. When many ids are awaited on this client at once, a
-        shared sweep answers instead (see :meth:`wait_many`). Network errors, 429s and
+        shared sweep answers instead (see `wait_many()`). Network errors, 429s and
         5xx along the way are retried until the deadline; the deadline is measured on
         the client's monotonic clock.
 
@@ -279,17 +283,27 @@ class Generations:
         self,
         generation_ids: Iterable[GenerationRef],
         *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        interval: float = DEFAULT_INTERVAL,
-        max_interval: float = DEFAULT_MAX_INTERVAL,
+        timeout: float | None = 600.0,
+        interval: float = 2.0,
+        max_interval: float = 10.0,
         strategy: Strategy = "auto",
         on_progress: ProgressCallback | None = None,
-    ) -> AsyncIterator[Generation]:
+    ) -> AsyncGenerator[Generation, None]:
         """Yield each distinct generation once, as soon as it is seen finished.
 
         Failed generations are yielded too (status ``FAILED``), not raised. An id that
         cannot be awaited (e.g. ``NotFoundError``) does not hold the others back: its
-        error is raised after every other id has been yielded.
+        error is raised after every other id has been yielded. Stop early with
+        ``contextlib.aclosing(...)`` to release the waits at once.
+
+        Args:
+            generation_ids: The ids (or objects carrying them); duplicates count once.
+            timeout: Seconds before giving up on the ids not finished (``None``: never).
+            interval: First pause between polls (or the sweep's period).
+            max_interval: Longest pause between polls.
+            strategy: ``"auto"``, ``"poll"`` or ``"sweep"`` (see ``wait_many``).
+            on_progress: Called with a [`WaitProgress`][powerpost_async.WaitProgress]
+                whenever the counts change.
 
         Raises:
             WaitTimeoutError: At the deadline, naming the ids still pending.
@@ -331,9 +345,9 @@ class Generations:
         self,
         generation_ids: Iterable[GenerationRef],
         *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        interval: float = DEFAULT_INTERVAL,
-        max_interval: float = DEFAULT_MAX_INTERVAL,
+        timeout: float | None = 600.0,
+        interval: float = 2.0,
+        max_interval: float = 10.0,
         strategy: Strategy = "auto",
         on_progress: ProgressCallback | None = None,
         return_exceptions: bool = False,
@@ -346,7 +360,15 @@ class Generations:
         answers for every wait on this client.
 
         Args:
-            on_progress: Called with a :class:`WaitProgress` whenever the counts change.
+            generation_ids: The ids (or objects carrying them); duplicates are awaited
+                once and appear in the result at each of their places.
+            timeout: Seconds before giving up (``None``: never).
+            interval: First pause between polls (or the sweep's period).
+            max_interval: Longest pause between polls.
+            strategy: ``"auto"`` polls while fewer than 4 ids are awaited on the client
+                and sweeps from then on; ``"poll"`` or ``"sweep"`` force one.
+            on_progress: Called with a [`WaitProgress`][powerpost_async.WaitProgress]
+                whenever the counts change.
             return_exceptions: Put a per-id error (e.g. ``NotFoundError``) in that id's
                 place instead of raising it once the others are done.
 
@@ -423,6 +445,14 @@ class Generations:
         whole, the failed and completed lists newest first as far as needed, and only
         ids none of them showed are fetched.
 
+        Args:
+            generation_ids: The ids (or objects carrying them).
+            return_exceptions: Put a per-id error (e.g. ``NotFoundError``) in that id's
+                place instead of raising it.
+
+        Returns:
+            Each distinct id's status, in input order.
+
         Raises:
             NotFoundError: An id is unknown (unless ``return_exceptions``).
         """
@@ -431,7 +461,7 @@ class Generations:
     async def feed(self, event: WebhookEvent | str) -> bool:
         """Tell the client a generation finished (from a webhook): its waits resolve now.
 
-        Pass a parsed :class:`~powerpost_async.webhooks.WebhookEvent` (or a generation
+        Pass a parsed [`WebhookEvent`][powerpost_async.webhooks.WebhookEvent] (or a generation
         id). If any ``wait``/``as_completed``/``wait_many`` on this client awaits that id,
         the generation is read from the API (one GET) and those waits return. Events of
         other kinds or other workspaces, and ids nobody awaits, cost nothing.
@@ -504,7 +534,12 @@ class Account:
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Credits:
-        """The account's credit balance (needs no workspace)."""
+        """The account's credit balance (needs no workspace).
+
+        Args:
+            timeout: Per-call override of the client's timeout.
+            max_retries: Per-call override of the client's retries.
+        """
         return await self._client._get(
             CREDITS_PATH, Credits, workspace=False, timeout=timeout, max_retries=max_retries
         )

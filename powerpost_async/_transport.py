@@ -1,7 +1,8 @@
 """Transports: how bytes get to the API and back.
 
-A transport is one async method, :meth:`Transport.send`, taking our own
-:class:`Request` and returning our own :class:`Response`, plus :meth:`Transport.aclose`.
+A transport is one async method, `send()`, taking our own
+[`Request`][powerpost_async.Request] and returning our own [`Response`][powerpost_async.Response],
+plus `aclose()`.
 No aiohttp (or httpx) type appears here; the client builds requests and reads responses
 without awaiting anything, so any HTTP library can sit underneath.
 """
@@ -73,7 +74,8 @@ class Response:
     def from_json(
         cls, status_code: int, data: Any, *, headers: Mapping[str, str] | None = None
     ) -> Response:
-        """A response with a JSON body (handy in a :class:`MockTransport` handler)."""
+        """A response with a JSON body (handy in a [`MockTransport`][powerpost_async.MockTransport]
+        handler)."""
         merged = {"Content-Type": "application/json", **(headers or {})}
         return cls(status_code, headers=merged, content=dumps(data))
 
@@ -89,8 +91,8 @@ class Response:
 class Transport(Protocol):
     """What the client needs from an HTTP library.
 
-    ``send`` must raise :class:`~powerpost_async.APIConnectionError` (or
-    :class:`~powerpost_async.APITimeoutError`) when no response arrives, with
+    ``send`` must raise [`APIConnectionError`][powerpost_async.APIConnectionError] (or
+    [`APITimeoutError`][powerpost_async.APITimeoutError]) when no response arrives, with
     ``request_sent=False`` only when the request surely never left (e.g. connection
     refused): the client relies on that to never send a credit-costing request twice.
     Any HTTP status is a response, not an error.
@@ -111,17 +113,22 @@ Handler = Callable[[Request], "Response | Awaitable[Response]"]
 class MockTransport:
     """A transport that calls ``handler(request)`` instead of the network.
 
-    The handler may be sync or async, may return a :class:`Response` or raise (e.g.
-    :class:`~powerpost_async.APIConnectionError` to simulate a network failure).
-    Every request seen is kept in :attr:`requests`.
+    The handler may be sync or async, may return a [`Response`][powerpost_async.Response]
+    or raise (e.g. [`APIConnectionError`][powerpost_async.APIConnectionError] to simulate
+    a network failure).
 
-    Example::
+    Attributes:
+        requests: Every request seen, in order.
+        closed: ``True`` once ``aclose()`` ran.
 
+    Example:
+        ```python
         def handler(request: Request) -> Response:
             return Response.from_json(200, {"balance": 47})
 
         async with PowerPost("pp_live_sk_test", transport=MockTransport(handler)) as pp:
             assert (await pp.account.credits()).balance == 47
+        ```
     """
 
     def __init__(self, handler: Handler) -> None:

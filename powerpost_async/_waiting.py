@@ -1,7 +1,7 @@
 """Awaiting generations at scale: per-id polling, shared bulk sweeps, and bulk reads.
 
-Every id being awaited on a client is registered once, in one :class:`Tracker`, as a
-:class:`_Watch` holding a future. Whoever learns that a generation finished (a poller, the
+Every id being awaited on a client is registered once, in one `Tracker`, as a
+`_Watch` holding a future. Whoever learns that a generation finished (a poller, the
 sweeper, or a webhook event fed in) resolves that future, and every caller awaiting the id
 wakes, whichever call it came from.
 
@@ -15,7 +15,7 @@ Two ways of learning:
   for their outputs. Its cost grows with the number of in-flight generations / 100, not
   with the number of ids awaited, and it is shared by every wait on the client.
 
-``strategy="auto"`` polls while fewer than :data:`SWEEP_THRESHOLD` ids are awaited on the
+``strategy="auto"`` polls while fewer than `SWEEP_THRESHOLD` ids are awaited on the
 client, and sweeps from then on (a poller that sees the sweeper running stops polling and
 lets it answer). The sweeper stops as soon as nothing is awaited, and on ``aclose()``.
 """
@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import attrs
@@ -285,10 +285,14 @@ class Tracker:
 
     async def _sweep_loop(self) -> None:
         failures = 0
+        first = True
         while self._watches:
             delay = self._sweep_interval
             try:
-                await self._client._sleep(delay)
+                # The first tick goes at once: ids that finished already return now.
+                if not first:
+                    await self._client._sleep(delay)
+                first = False
                 await self._sweep_tick()
                 failures = 0
             except asyncio.CancelledError:
@@ -541,7 +545,7 @@ class Tracker:
         max_interval: float,
         strategy: Strategy,
         on_progress: ProgressCallback | None,
-    ) -> AsyncIterator[Generation]:
+    ) -> AsyncGenerator[Generation, None]:
         _, ids = distinct_ids(refs)
         _check_wait_args(timeout, interval, max_interval, strategy)
         return self._yield_generations(
@@ -551,7 +555,7 @@ class Tracker:
     @staticmethod
     async def _yield_generations(
         outcomes: AsyncGenerator[tuple[str, Generation | Exception], None],
-    ) -> AsyncIterator[Generation]:
+    ) -> AsyncGenerator[Generation, None]:
         # Per-id errors (an unknown id) must not hold the others back: they are raised
         # once every other id has been yielded.
         errors: list[Exception] = []

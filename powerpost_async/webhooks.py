@@ -1,26 +1,29 @@
 """Webhooks: push instead of poll.
 
 PowerPost can POST an event to your HTTPS endpoint when a generation finishes. Parse
-the body with :func:`parse_webhook`, then hand the event to the client with
-:meth:`pp.generations.feed(event) <powerpost_async._resources.Generations.feed>`: any
-``wait``/``as_completed``/``wait_many`` on that id resolves at once, with polling and
-sweeping still running underneath as the safety net (a webhook can be lost).
+the body with [`parse_webhook()`][powerpost_async.webhooks.parse_webhook], then hand
+the event to the client with `pp.generations.feed(event)`: any `wait`, `as_completed`
+or `wait_many` on that id resolves at once, with polling and sweeping still running
+underneath as the safety net (a webhook can be lost).
 
 **Verification is yours.** PowerPost signs webhooks with a per-workspace secret, but the
-signature header and scheme are not published. :func:`parse_webhook` therefore makes you
+signature header and scheme are not published.
+[`parse_webhook()`][powerpost_async.webhooks.parse_webhook] therefore makes you
 decide: pass ``verify=`` a function that checks the request (and returns ``False`` or
 raises to reject it), or ``verify=None`` to state that you accept it unverified (e.g.
-behind a secret URL path). Either way, :meth:`~powerpost_async._resources.Generations.feed`
-treats an event only as a *hint*: it re-reads the generation from the API before
-resolving anything, so a forged event can at most cost one GET, never inject outputs.
+behind a secret URL path). Either way, `feed()` treats an event only as a *hint*: it
+re-reads the generation from the API before resolving anything, so a forged event can
+at most cost one GET, never inject outputs.
 
-Example (any framework)::
+Example (any framework):
 
-    from powerpost_async.webhooks import parse_webhook
+```python
+from powerpost_async.webhooks import parse_webhook
 
-    async def powerpost_webhook(body: bytes, headers: Mapping[str, str]) -> None:
-        event = parse_webhook(body, headers=headers, verify=my_verifier)
-        await pp.generations.feed(event)
+async def powerpost_webhook(body: bytes, headers: Mapping[str, str]) -> None:
+    event = parse_webhook(body, headers=headers, verify=my_verifier)
+    await pp.generations.feed(event)
+```
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ __all__ = [
     "parse_webhook",
 ]
 
-#: Events documented today. Others are parsed as a plain :class:`WebhookEvent`.
+#: Events documented today. Others are parsed as a plain
+#: [`WebhookEvent`][powerpost_async.webhooks.WebhookEvent].
 KNOWN_EVENTS = frozenset(
     {
         "generation.completed",
@@ -78,6 +82,12 @@ class WebhookEvent:
 
     Events the SDK has no class for (``post.published``, or ones added later) arrive as
     this class, so a handler never breaks on a new event type.
+
+    Attributes:
+        event: The event's name, e.g. ``"generation.completed"``.
+        timestamp: When PowerPost sent it, if the envelope said (timezone-aware).
+        workspace_id: The workspace it concerns, if the envelope said.
+        data: The event's ``data`` object, as received.
     """
 
     event: str
@@ -88,7 +98,13 @@ class WebhookEvent:
 
 @attrs.frozen(kw_only=True)
 class GenerationCompletedEvent(WebhookEvent):
-    """``generation.completed``: the outputs, keyed by platform (as in ``Generation``)."""
+    """``generation.completed``: the outputs, keyed by platform (as in ``Generation``).
+
+    Attributes:
+        generation_id: The generation that completed.
+        status: Always ``completed``.
+        outputs: One caption per platform; ``youtube`` is a ``YouTubeOutput``.
+    """
 
     generation_id: str
     status: GenerationStatus = GenerationStatus.COMPLETED
@@ -97,7 +113,13 @@ class GenerationCompletedEvent(WebhookEvent):
 
 @attrs.frozen(kw_only=True)
 class GenerationFailedEvent(WebhookEvent):
-    """``generation.failed``; the flat ``error_code``/``error_message`` become ``error``."""
+    """``generation.failed``; the flat ``error_code``/``error_message`` become ``error``.
+
+    Attributes:
+        generation_id: The generation that failed.
+        status: Always ``failed``.
+        error: Why, from the event's ``error_code`` and ``error_message``.
+    """
 
     generation_id: str
     status: GenerationStatus = GenerationStatus.FAILED
@@ -120,8 +142,9 @@ def parse_webhook(
             SDK cannot verify for you, and must not look as if it did.
 
     Returns:
-        A :class:`GenerationCompletedEvent`, a :class:`GenerationFailedEvent`, or a
-        :class:`WebhookEvent` for every other event.
+        A [`GenerationCompletedEvent`][powerpost_async.webhooks.GenerationCompletedEvent], a
+        [`GenerationFailedEvent`][powerpost_async.webhooks.GenerationFailedEvent], or a
+        [`WebhookEvent`][powerpost_async.webhooks.WebhookEvent] for every other event.
 
     Raises:
         WebhookVerificationError: ``verify`` returned ``False`` or raised.

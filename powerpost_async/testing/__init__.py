@@ -1,13 +1,14 @@
 """Test helpers: an in-process PowerPost API v1, and a clock for virtual time.
 
-Example::
-
+Example:
+    ```python
     from powerpost_async.testing import FakePowerPost, Fault, VirtualClock
 
     server = FakePowerPost(clock=VirtualClock(), failure_rate=0.1)
     server.faults.script(Fault.server_error(503), on="get")
     async with server.client() as pp:          # in memory; no socket
         created = await pp.generations.create(prompt="Dark mode", post_types=["x-post"])
+    ```
 
 With pytest, the ``powerpost_fake``, ``powerpost_client`` and ``powerpost_clock``
 fixtures are there as soon as powerpost-async is installed.

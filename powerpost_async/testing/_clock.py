@@ -42,14 +42,15 @@ class VirtualClock:
     wait: use it with in-memory transports. It never goes backwards. Nothing runs in the background:
     the jumps are ``loop.call_soon`` callbacks, cancelled when the last sleeper leaves.
 
-    Example::
-
+    Example:
+        ```python
         clock = VirtualClock()
         await clock.sleep(30)   # returns at once, with clock() == 30.0
+        ```
 
     Args:
         start: The time to start at, in seconds.
-        auto_advance: ``False`` leaves time alone until :meth:`advance` is called, for
+        auto_advance: ``False`` leaves time alone until `advance()` is called, for
             tests that move it step by step.
     """
 
@@ -64,7 +65,7 @@ class VirtualClock:
         self._handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.sleeps: list[float] = []
-        """Every duration passed to :meth:`sleep`, in call order (for assertions)."""
+        """Every duration passed to `sleep()`, in call order (for assertions)."""
 
     def __call__(self) -> float:
         """The current virtual time, in seconds."""

@@ -1,7 +1,7 @@
 """The fake API's sans-I/O core: a request in, a reply out, nothing awaited.
 
-Both ways of serving call :meth:`Core.handle`, the aiohttp.web handler and the in-memory
-transport alike; they only move bytes and carry out what the :class:`Reply` says (wait
+Both ways of serving call `handle()`, the aiohttp.web handler and the in-memory
+transport alike; they only move bytes and carry out what the `Reply` says (wait
 ``delay`` seconds, or drop the connection). So both answer with the same bytes.
 
 Generations are not worked on by anything: each one's schedule (when it starts

@@ -63,22 +63,25 @@ class FakePowerPost:
     It serves the generations list and get, create and the credit balance, with the
     documented authentication, workspaces, validation, error envelope, pagination,
     credits and rate-limit headers. Generations go ``pending -> processing ->
-    completed | failed`` on a schedule read off ``clock``, so a :class:`VirtualClock`
-    makes a whole lifecycle take no real time. Faults can be injected (:attr:`faults`)
-    and every request is logged (:attr:`requests`).
+    completed | failed`` on a schedule read off ``clock``, so a
+    [`VirtualClock`][powerpost_async.testing.VirtualClock]
+    makes a whole lifecycle take no real time. Faults can be injected (`faults`)
+    and every request is logged (`requests`).
 
-    Use it in one of three ways::
+    Use it in one of three ways:
 
-        # 1. over a real socket on 127.0.0.1
-        async with FakePowerPost() as server:
-            async with server.client(use_socket=True) as pp: ...
+    ```text
+    # 1. over a real socket on 127.0.0.1
+    async with FakePowerPost() as server:
+        async with server.client(use_socket=True) as pp: ...
 
-        # 2. in memory, no socket
-        server = FakePowerPost(clock=VirtualClock())
-        async with server.client() as pp:   # or PowerPost(..., transport=server.transport())
-            ...
+    # 2. in memory, no socket
+    server = FakePowerPost(clock=VirtualClock())
+    async with server.client() as pp:   # or PowerPost(..., transport=server.transport())
+        ...
 
-        # 3. with pytest: the ``powerpost_fake`` and ``powerpost_client`` fixtures
+    # 3. with pytest: the ``powerpost_fake`` and ``powerpost_client`` fixtures
+    ```
 
     Args:
         keys: API key -> the workspaces it owns. Defaults to one key,
@@ -86,9 +89,9 @@ class FakePowerPost:
         credits: Every key's starting balance, or a balance per key (keys left out
             start with 1000).
         clock: Monotonic seconds; generation schedules, ``created_at`` and rate-limit
-            windows are read off it. Defaults to :func:`time.monotonic`.
+            windows are read off it. Defaults to `monotonic()`.
         sleep: How the server waits (slow-answer faults). Defaults to the clock's
-            ``sleep`` for a :class:`VirtualClock`, else :func:`asyncio.sleep`.
+            ``sleep`` for a [`VirtualClock`][powerpost_async.testing.VirtualClock], else `sleep()`.
         pending: Seconds a generation stays ``pending``: a number, or a ``(low, high)``
             range drawn per generation.
         processing: Seconds it then stays ``processing`` (number or range).
@@ -137,7 +140,7 @@ class FakePowerPost:
         if not workspaces:
             raise ValueError("the first key in keys must own at least one workspace")
         self.workspace_id: str = workspaces[0]
-        """The first workspace of :attr:`api_key` (``ws_test`` by default)."""
+        """The first workspace of `api_key` (``ws_test`` by default)."""
         self._runner: web.ServerRunner | None = None
         self._base_url: str | None = None
 
@@ -191,7 +194,7 @@ class FakePowerPost:
         return [structure(g, Generation) for g in self._core.generations(workspace_id)]
 
     def balance(self, api_key: str | None = None) -> int:
-        """The credit balance of ``api_key`` (default :attr:`api_key`), refunds settled."""
+        """The credit balance of ``api_key`` (default `api_key`), refunds settled."""
         return self._core.balance(self.api_key if api_key is None else api_key)
 
     def seed_generations(
@@ -208,9 +211,9 @@ class FakePowerPost:
 
         Args:
             count: How many.
-            workspace_id: Where (default :attr:`workspace_id`).
+            workspace_id: Where (default `workspace_id`).
             status: Put them in this status and keep them there until
-                :meth:`complete_all`; ``None`` gives them the usual schedule from now.
+                `complete_all()`; ``None`` gives them the usual schedule from now.
             prompt: Their prompt (default ``"Seeded generation <n>"``).
             post_types: Their post types.
             research_mode: Their research mode.
@@ -241,10 +244,11 @@ class FakePowerPost:
         self._core.complete_all()
 
     def advance(self, seconds: float) -> None:
-        """Move the server's :class:`VirtualClock` forward.
+        """Move the server's [`VirtualClock`][powerpost_async.testing.VirtualClock] forward.
 
         Raises:
-            TypeError: The server's clock is not a :class:`VirtualClock`.
+            TypeError: The server's clock is not a
+                [`VirtualClock`][powerpost_async.testing.VirtualClock].
         """
         if not isinstance(self._clock, VirtualClock):
             raise TypeError("advance() needs FakePowerPost(clock=VirtualClock())")
@@ -257,16 +261,17 @@ class FakePowerPost:
         return FakeTransport(self._core, self._sleep)
 
     def client(self, *, use_socket: bool = False, **kwargs: Any) -> PowerPost:
-        """A :class:`~powerpost_async.PowerPost` client wired to this server.
+        """A [`PowerPost`][powerpost_async.PowerPost] client wired to this server.
 
-        It uses :attr:`api_key` and :attr:`workspace_id`, and the server's
-        :class:`VirtualClock` (as ``clock`` and ``sleep``) if it has one, unless
+        It uses `api_key` and `workspace_id`, and the server's
+        [`VirtualClock`][powerpost_async.testing.VirtualClock] (as ``clock`` and ``sleep``) if it
+        has one, unless
         ``kwargs`` say otherwise.
 
         Args:
             use_socket: Talk over the socket (the server must be started) instead of
                 in memory.
-            kwargs: Any other :class:`~powerpost_async.PowerPost` argument.
+            kwargs: Any other [`PowerPost`][powerpost_async.PowerPost] argument.
         """
         from powerpost_async._client import PowerPost
 
@@ -288,14 +293,14 @@ class FakePowerPost:
         """``http://127.0.0.1:PORT`` while serving.
 
         Raises:
-            RuntimeError: The server is not serving (use ``async with`` or :meth:`start`).
+            RuntimeError: The server is not serving (use ``async with`` or `start()`).
         """
         if self._base_url is None:
             raise RuntimeError("FakePowerPost is not serving: use `async with` or start()")
         return self._base_url
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Serve over HTTP (see :attr:`base_url`).
+        """Serve over HTTP (see `base_url`).
 
         Args:
             host: The address to bind; loopback unless you mean to expose it.
@@ -353,14 +358,18 @@ class FakePowerPost:
 
 
 class FakeTransport:
-    """An in-memory transport to a :class:`FakePowerPost`, from its ``transport()``.
+    """An in-memory transport to a fake server, from ``FakePowerPost.transport()``.
 
     It answers exactly what the socket server would (the same status, headers and body,
     from the same handler), with no socket. An injected drop raises
-    :class:`~powerpost_async.APIConnectionError` with ``request_sent=True``; an answer
-    delayed past the request's timeout raises :class:`~powerpost_async.APITimeoutError`
-    once the timeout has passed on the server's sleep (virtual time with a
-    :class:`VirtualClock`).
+    [`APIConnectionError`][powerpost_async.APIConnectionError] with ``request_sent=True``;
+    an answer delayed past the request's timeout raises
+    [`APITimeoutError`][powerpost_async.APITimeoutError] once the timeout has passed on
+    the server's sleep (virtual time with a
+    [`VirtualClock`][powerpost_async.testing.VirtualClock]).
+
+    Attributes:
+        closed: ``True`` once ``aclose()`` ran.
     """
 
     def __init__(self, core: Core, sleep: Sleep) -> None:

@@ -15,7 +15,7 @@ __all__ = ["ENDPOINTS", "Endpoint", "Fault", "FaultKind", "Faults"]
 Endpoint = Literal["list", "get", "create", "credits"]
 ENDPOINTS: frozenset[str] = frozenset(get_args(Endpoint))
 
-#: What a :class:`Fault` does to the request it hits.
+#: What a [`Fault`][powerpost_async.testing.Fault] does to the request it hits.
 FaultKind = Literal["rate_limit", "server_error", "drop", "slow", "malformed"]
 
 
@@ -34,7 +34,7 @@ class Fault:
         status: The HTTP status of a ``server_error``.
         retry_after: Seconds a ``rate_limit`` asks to wait (``error.retryAfter``).
         delay: Seconds a ``slow`` answer waits (on the server's sleep, so virtual time
-            with a :class:`VirtualClock`).
+            with a [`VirtualClock`][powerpost_async.testing.VirtualClock]).
     """
 
     kind: FaultKind
@@ -115,17 +115,19 @@ class _Rule:
 
 
 class Faults:
-    """The faults a :class:`FakePowerPost` injects: ``server.faults``.
+    """The faults a [`FakePowerPost`][powerpost_async.testing.FakePowerPost] injects:
+    ``server.faults``.
 
     Scripted faults hit the next matching requests, one each, in the order given;
     a request that no scripted fault matches then draws each random rule in turn
     (from the server's seeded generator, so a run repeats exactly). Requests to an
     unknown path never get a fault.
 
-    Example::
-
+    Example:
+        ```python
         server.faults.script(Fault.server_error(503), Fault.drop(), on="get")
         server.faults.random(Fault.rate_limit(retry_after=2), 0.1, on="create")
+        ```
     """
 
     def __init__(self, seed: int = 0) -> None:

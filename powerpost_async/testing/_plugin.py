@@ -5,11 +5,11 @@ installed. It imports nothing heavy until a fixture is used, and works without
 pytest-asyncio (its async fixtures are then plain ones, for another async plugin).
 
 Fixtures:
-    powerpost_clock: A fresh :class:`~powerpost_async.testing.VirtualClock`.
-    powerpost_fake: A :class:`~powerpost_async.testing.FakePowerPost` on that clock,
+    powerpost_clock: A fresh [`VirtualClock`][powerpost_async.testing.VirtualClock].
+    powerpost_fake: A [`FakePowerPost`][powerpost_async.testing.FakePowerPost] on that clock,
         in memory (``await powerpost_fake.start()`` serves it over a socket too; it is
         closed after the test). Override this fixture to configure the server.
-    powerpost_client: A :class:`~powerpost_async.PowerPost` wired to ``powerpost_fake``
+    powerpost_client: A [`PowerPost`][powerpost_async.PowerPost] wired to ``powerpost_fake``
         in memory, in virtual time, closed after the test.
 """
 

@@ -5,7 +5,7 @@ If a change to the SDK breaks how these lines type-check, users' code breaks the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from typing_extensions import assert_type
 
@@ -38,7 +38,7 @@ async def typical_service(pp: PowerPost) -> None:
     assert_type(page.next_cursor, str | None)
 
     summaries = pp.generations.iterate(status=GenerationStatus.PROCESSING)
-    assert_type(summaries, AsyncIterator[GenerationSummary])
+    assert_type(summaries, AsyncGenerator[GenerationSummary, None])
     async for summary in summaries:
         assert_type(summary.generation_id, str)
 
