@@ -458,3 +458,13 @@ async def test_closing_the_client_ends_waits_with_a_clear_error(clock: VirtualCl
     with pytest.raises(PowerPostError, match="closed"):
         await pp.generations.wait(ids[0])
     await server.aclose()
+
+
+async def test_a_sweep_answers_finished_generations_at_once(clock: VirtualClock) -> None:
+    async with make_server(clock) as server, server.client() as pp:
+        ids = server.seed_generations(12, status="completed")
+        start = clock()
+        generations = await pp.generations.wait_many(ids)
+        assert clock() == start  # no tick interval waited
+        assert all(g.status is GenerationStatus.COMPLETED for g in generations)
+        assert server.requests.count(endpoint="get") == 12
