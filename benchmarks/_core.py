@@ -8,6 +8,10 @@ the server process's CPU time, what other processes used meanwhile and how many
 operations it did. Results are reported as
 medians over rounds and as ratios of medians: nothing is judged by an absolute time,
 except the one target the issue states in microseconds.
+
+Some figures are not a matter of time at all (HTTP requests per generation, MiB of
+memory, sockets open): a variant's round returns them in a :class:`Measured`, and
+results of kind ``"count"`` report them the same way (medians, ratios, targets).
 """
 
 from __future__ import annotations
@@ -19,14 +23,15 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 __all__ = [
     "DISTURBED_CORES",
     "Context",
     "Kind",
+    "Measured",
     "Result",
     "Sample",
     "Server",
@@ -38,8 +43,9 @@ __all__ = [
 ]
 
 #: ``"rate"``: operations per second (higher is better); ``"time"``: µs per operation
-#: (lower is better).
-Kind = Literal["rate", "time"]
+#: (lower is better); ``"count"``: a figure the benchmark measures itself each round
+#: (requests per generation, MiB, sockets; lower is better), see :class:`Measured`.
+Kind = Literal["rate", "time", "count"]
 
 
 class Server(Protocol):
@@ -94,7 +100,8 @@ class Target:
         label: What the goal says, e.g. ``"get throughput >= 0.90x raw aiohttp"``.
         bound: The threshold.
         on: ``"ratio"``: the result's ratio to its baseline must be >= ``bound``;
-            ``"value"``: the result's median must be <= ``bound`` (a time in µs).
+            ``"value"``: the result's median must be <= ``bound`` (a time in µs, or a
+            ``"count"`` result's figure: requests, MiB, sockets).
     """
 
     label: str
@@ -127,9 +134,14 @@ class Sample:
     server_cpu: float | None  # seconds of the server process, None if unknown or no server
     ops: int  # requests, records or calls done
     others_cpu: float | None = None  # seconds used by everything else (and stolen), if known
+    figure: float | None = None  # what a "count" result measured this round (Measured)
 
     def value(self, kind: Kind) -> float:
-        """Operations per second (``rate``) or µs per operation (``time``)."""
+        """Operations per second (``rate``), µs per operation (``time``) or the figure."""
+        if kind == "count":
+            if self.figure is None:
+                raise ValueError("a sample of a 'count' result needs its figure")
+            return self.figure
         return self.ops / self.wall if kind == "rate" else self.wall * 1e6 / self.ops
 
     @property
@@ -151,8 +163,8 @@ class Result:
     Attributes:
         bench: The benchmark's name (``"get"``).
         variant: A short label (``"SDK generations.get"``).
-        kind: ``"rate"`` or ``"time"`` (see :data:`Kind`).
-        unit: Shown next to the median, e.g. ``"req/s"`` or ``"µs/record"``.
+        kind: ``"rate"``, ``"time"`` or ``"count"`` (see :data:`Kind`).
+        unit: Shown next to the median, e.g. ``"req/s"``, ``"µs/record"`` or ``"MiB"``.
         samples: One per measured round.
         sdk: ``True`` for the SDK's own variants (highlighted in the chart).
         baseline: The variant (same ``bench``) the ratio is taken against, if any.
@@ -162,6 +174,9 @@ class Result:
         pegged: The client should keep one core busy in this variant (a concurrent HTTP
             load). An undisturbed round where it did not means the variant itself waits
             on something (a pool limit, a lock, a sleep), and the report says so.
+        timeless: The figure does not depend on real time (it is counted in virtual
+            time, say), so other processes cannot disturb it: every round is used, and
+            pairs of variants that share a round's input stay paired.
     """
 
     bench: str
@@ -175,16 +190,19 @@ class Result:
     note: str = ""
     skipped: str | None = None
     pegged: bool = False
+    timeless: bool = False
 
     @property
     def used(self) -> list[Sample]:
         """The rounds the figures come from: the undisturbed ones, if there are any."""
+        if self.timeless:
+            return list(self.samples)
         quiet = [s for s in self.samples if not s.disturbed]
         return quiet or list(self.samples)
 
     @property
     def median(self) -> float | None:
-        """Median over rounds of the rate or time per operation."""
+        """Median over rounds of the rate, the time per operation, or the figure."""
         used = self.used
         return statistics.median(s.value(self.kind) for s in used) if used else None
 
@@ -233,7 +251,8 @@ class Result:
     def ratio(self, others: Sequence[Result]) -> float | None:
         """Median of this variant over the median of its :attr:`baseline`.
 
-        For rates, > 1 means this one is faster; for times, > 1 means it is slower.
+        For rates, > 1 means this one is faster; for times and counts, > 1 means it is
+        slower, or uses more.
         """
         if self.baseline is None or self.median is None:
             return None
@@ -251,7 +270,25 @@ class Result:
         return self.target.met(value)
 
 
-Operation = Callable[[], "Awaitable[int] | int"]
+@dataclass(frozen=True)
+class Measured:
+    """What one round did, when it measured figures of its own (``"count"`` results).
+
+    Attributes:
+        ops: Operations done, as a plain ``run()`` would return (e.g. generations).
+        value: The figure of the variant's own result, if its kind is ``"count"``.
+        also: Figures for the variant's :attr:`Variant.also` results, by the same keys.
+        helper_cpu: CPU seconds that child processes spent doing this round's client-side
+            work (the harness only sees its own process's time): counted as client CPU.
+    """
+
+    ops: int
+    value: float | None = None
+    also: Mapping[str, float] = field(default_factory=dict)
+    helper_cpu: float = 0.0
+
+
+Operation = Callable[[], "Awaitable[int | Measured] | int | Measured"]
 
 
 @dataclass(frozen=True)
@@ -260,14 +297,21 @@ class Variant:
 
     ``run`` may be a coroutine function (HTTP benchmarks) or a plain function (in-process
     ones). ``warmup`` runs once, unmeasured, before the rounds; it defaults to ``run``.
+
+    A round that measures figures of its own returns a :class:`Measured` instead of a
+    count: its ``value`` goes to :attr:`result` (kind ``"count"``), and each of its
+    ``also`` figures to the result of :attr:`also` under the same key, so one round can
+    fill several results (say, requests per generation and detection delay). Those
+    results share the round's wall time, CPU and disturbance with :attr:`result`.
     """
 
     result: Result
     run: Operation
     warmup: Operation | None = None
+    also: Mapping[str, Result] = field(default_factory=dict)
 
 
-async def _call(operation: Operation) -> int:
+async def _call(operation: Operation) -> int | Measured:
     outcome = operation()
     if inspect.isawaitable(outcome):
         return await outcome
@@ -277,7 +321,8 @@ async def _call(operation: Operation) -> int:
 async def alternate(ctx: Context, variants: Sequence[Variant]) -> list[Result]:
     """Warm every variant up, then run them in turn for ``ctx.rounds`` rounds.
 
-    Returns the variants' results, their samples filled in.
+    Returns the variants' results, their samples filled in: each variant's
+    :attr:`~Variant.result`, then its :attr:`~Variant.also` results.
     """
     for variant in variants:
         await _call(variant.warmup or variant.run)
@@ -285,33 +330,67 @@ async def alternate(ctx: Context, variants: Sequence[Variant]) -> list[Result]:
         for variant in variants:
             # Garbage left by the previous variant must not be collected on this one's time.
             gc.collect()
-            sample = await _measure(ctx, variant.run)
+            sample, measured = await _measure(ctx, variant.run)
             result = variant.result
-            result.samples.append(sample)
+            shown = [(result, _with_figure(sample, result, measured, None))]
+            shown += [
+                (other, _with_figure(sample, other, measured, key))
+                for key, other in variant.also.items()
+            ]
+            for target, own in shown:
+                target.samples.append(own)
             ctx.log(
-                f"  [{result.bench}] round {round_number}/{ctx.rounds} "
-                f"{result.variant}: {_show(sample.value(result.kind), result.unit)}"
+                f"  [{result.bench}] round {round_number}/{ctx.rounds} {result.variant}: "
+                + "; ".join(_show(own.value(r.kind), r.unit) for r, own in shown)
             )
-    return [variant.result for variant in variants]
+    return [r for variant in variants for r in (variant.result, *variant.also.values())]
 
 
-async def _measure(ctx: Context, operation: Operation) -> Sample:
+def _with_figure(
+    sample: Sample, result: Result, measured: Measured | None, key: str | None
+) -> Sample:
+    """``sample`` with the figure ``result`` takes from ``measured`` (``key``: an also)."""
+    if measured is None:
+        if result.kind == "count" or key is not None:
+            raise RuntimeError(
+                f"{result.bench} / {result.variant}: a 'count' result needs its round to "
+                "return Measured(...)"
+            )
+        return sample
+    figure = measured.value if key is None else measured.also.get(key)
+    if result.kind != "count":
+        if key is not None:
+            raise RuntimeError(f"{result.bench} / {result.variant}: an also result must be 'count'")
+        return sample
+    if figure is None:
+        raise RuntimeError(
+            f"{result.bench} / {result.variant}: the round measured no figure for it"
+            + ("" if key is None else f" (key {key!r})")
+        )
+    return replace(sample, figure=figure)
+
+
+async def _measure(ctx: Context, operation: Operation) -> tuple[Sample, Measured | None]:
     server = ctx.server
     server_before = server.cpu_seconds() if server is not None else None
     busy_before = machine_busy_seconds()
     cpu_before = time.process_time()
     wall_before = time.perf_counter()
-    ops = await _call(operation)
+    outcome = await _call(operation)
     wall = time.perf_counter() - wall_before
     cpu = time.process_time() - cpu_before
     busy_after = machine_busy_seconds()
     server_after = server.cpu_seconds() if server is not None else None
+    measured = outcome if isinstance(outcome, Measured) else None
+    ops = outcome.ops if isinstance(outcome, Measured) else outcome
+    cpu += measured.helper_cpu if measured is not None else 0.0
     if ops <= 0:
         raise RuntimeError("a benchmark variant reported no operations")
     server_cpu = _delta(server_before, server_after)
     busy = _delta(busy_before, busy_after)
     others = None if busy is None else max(0.0, busy - cpu - (server_cpu or 0.0))
-    return Sample(wall=wall, cpu=cpu, server_cpu=server_cpu, ops=ops, others_cpu=others)
+    sample = Sample(wall=wall, cpu=cpu, server_cpu=server_cpu, ops=ops, others_cpu=others)
+    return sample, measured
 
 
 def _delta(before: float | None, after: float | None) -> float | None:

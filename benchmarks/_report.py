@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -163,7 +164,15 @@ class Report:
                 f"{result.variant}: it may have limited that run"
             )
         for bench, results in self.groups():
-            samples = [s for r in results for s in r.samples]
+            # A timeless result (virtual time) cannot be disturbed: nothing to warn about.
+            # Results filled from the same rounds (a variant's `also`) count them once.
+            rounds = {
+                (s.wall, s.cpu, s.server_cpu, s.others_cpu, s.ops): s
+                for r in results
+                if not r.timeless
+                for s in r.samples
+            }
+            samples = list(rounds.values())
             disturbed = [s for s in samples if s.disturbed]
             if disturbed:
                 # Clamped: in a very short round, tick rounding can exceed the machine.
@@ -243,12 +252,19 @@ class Report:
         ]
         if notes:
             lines += ["**Notes:**", ""] + [f"- {note}" for note in notes] + [""]
+        counts = (
+            " Counts (requests per generation, seconds of delay, MiB, sockets) are figures a "
+            "benchmark measures itself each round: lower is better, and their Client CPU "
+            "µs/op is per item awaited."
+            if any(r.kind == "count" for r in self.results)
+            else ""
+        )
         lines += [
             "Ratio = this variant's median / its baseline's median: for rates (req/s, "
             "records/s) higher is better, for times (µs) lower is better. Client and server "
             "cores = CPU seconds per wall second of each process (1.00 = one core busy). "
             "Rounds = rounds the medians come from / rounds run (rounds that other "
-            "processes disturbed are left out when quiet ones exist).",
+            f"processes disturbed are left out when quiet ones exist).{counts}",
         ]
         return "\n".join(lines).rstrip() + "\n"
 
@@ -259,6 +275,12 @@ class Report:
         elif result.target.on == "ratio":
             theirs = _num(_baseline_median(self, result))
             shown = f"{_ratio(figure)} ({_num(result.median)} vs {theirs} {result.unit})"
+        elif result.kind == "count":
+            shown = f"{_figure(figure)} {result.unit}"
+            baseline = _baseline_median(self, result)
+            ratio = result.ratio(self.results)
+            if baseline is not None and ratio is not None:
+                shown += f" vs {_figure(baseline)} for {result.baseline} ({_ratio(ratio)})"
         else:
             shown = f"{figure:.2f} {result.unit}"
         verdict = "—" if met is None else ("yes" if met else "**no**")
@@ -269,8 +291,9 @@ class Report:
         if result.skipped:
             return f"| {name} | skipped: {result.skipped} | | | | | | |"
         ratio = result.ratio(self.results)
+        median = _figure(result.median) if result.kind == "count" else _num(result.median)
         return (
-            f"| {name} | {_num(result.median)} {result.unit} "
+            f"| {name} | {median} {result.unit} "
             f"| {_ratio(ratio)} | {result.baseline or ''} "
             f"| {_num(result.cpu_us_per_op)} | {_fixed(result.client_cores)} "
             f"| {_fixed(result.server_cores)} | {len(result.used)}/{len(result.samples)} |"
@@ -318,6 +341,7 @@ class Report:
 
     def _result_json(self, result: Result) -> dict[str, Any]:
         target = result.target
+        extra = {"timeless": True} if result.timeless else {}
         return {
             "bench": result.bench,
             "variant": result.variant,
@@ -341,6 +365,7 @@ class Report:
             "note": result.note,
             "skipped": result.skipped,
             "samples": [_sample_json(s) for s in result.samples],
+            **extra,
         }
 
     def write_json(self, path: Path) -> None:
@@ -349,7 +374,7 @@ class Report:
 
 
 def _sample_json(sample: Sample) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "wall": sample.wall,
         "cpu": sample.cpu,
         "server_cpu": sample.server_cpu,
@@ -357,6 +382,9 @@ def _sample_json(sample: Sample) -> dict[str, Any]:
         "ops": sample.ops,
         "disturbed": sample.disturbed,
     }
+    if sample.figure is not None:  # only "count" results measure a figure of their own
+        data["figure"] = sample.figure
+    return data
 
 
 def _baseline_median(report: Report, result: Result) -> float | None:
@@ -372,6 +400,15 @@ def _num(value: float | None) -> str:
     if value >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}" if value >= 1 else f"{value:.3f}"
+
+
+def _figure(value: float | None) -> str:
+    """A "count" figure: whole numbers as such (sockets), others to three digits (1.00)."""
+    if value is None:
+        return "—"
+    if float(value).is_integer() or value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:#.3g}" if value >= 0.001 else f"{value:.2g}"
 
 
 def _load(meta: dict[str, Any]) -> str:
@@ -395,8 +432,16 @@ def _fixed(value: float | None) -> str:
 _SDK, _BASELINE, _OTHER = "#d1495b", "#30638e", "#a8b0ba"  # bar colours by role
 
 
+def _chartable(results: list[Result]) -> bool:
+    # One panel has one axis: a group mixing units (say, MiB and sockets) stays a table.
+    return len({(r.kind, r.unit) for r in results}) == 1
+
+
 def write_chart(report: Report, path: Path) -> bool:
-    """Draw one panel per benchmark group into a PNG; ``False`` if matplotlib is missing."""
+    """Draw one panel per benchmark group into a PNG; ``False`` if matplotlib is missing.
+
+    Groups whose results do not share one unit are left out (they are in the tables).
+    """
     try:
         import matplotlib
     except ImportError:
@@ -405,7 +450,7 @@ def write_chart(report: Report, path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     groups = [(b, [r for r in rs if r.samples]) for b, rs in report.groups()]
-    groups = [(b, rs) for b, rs in groups if rs]
+    groups = [(b, rs) for b, rs in groups if rs and _chartable(rs)]
     if not groups:
         return False
     columns = 2 if len(groups) > 1 else 1
@@ -430,7 +475,9 @@ def write_chart(report: Report, path: Path) -> bool:
         Patch(color=_OTHER, label="other libraries, for context"),
     ]
     figure.legend(handles=legend, loc="lower center", ncol=3, fontsize=9, frameon=False)
-    figure.tight_layout(rect=(0, 0.03, 1, 1))  # leave the bottom strip to the legend
+    # Leave the bottom strip to the legend, and half an inch at the top to the title.
+    height = figure.get_size_inches()[1]
+    figure.tight_layout(rect=(0, 0.03, 1, 1 - 0.5 / height))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -456,14 +503,15 @@ def _panel(axis: Any, report: Report, bench: str, results: list[Result]) -> None
         f"{results[0].unit} (median, min-max whiskers over the rounds used; {better} is better)",
         fontsize=8,
     )
-    axis.set_title(report.titles.get(bench, bench), fontsize=10)
+    axis.set_title(textwrap.fill(report.titles.get(bench, bench), 80), fontsize=10)
     axis.tick_params(axis="x", labelsize=8)
     axis.xaxis.set_major_formatter(StrMethodFormatter("{x:,.6g}"))
     peak = max(m + h for m, h in zip(medians, high, strict=True)) or 1.0
     axis.set_xlim(0, peak * 1.35)  # room for the labels right of the bars
     for position, result, median, extra in zip(positions, results, medians, high, strict=True):
         ratio = result.ratio(report.results)
-        text = _num(median) + ("" if ratio is None else f"  ({_ratio(ratio)})")
+        shown = _figure(median) if result.kind == "count" else _num(median)
+        text = shown + ("" if ratio is None else f"  ({_ratio(ratio)})")
         axis.text(median + extra + peak * 0.01, position, text, va="center", fontsize=7)
 
 
