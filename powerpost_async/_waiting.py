@@ -123,14 +123,46 @@ def distinct_ids(refs: Iterable[GenerationRef]) -> tuple[list[str], list[str]]:
 class _Watch:
     """One awaited id: its future, how many callers hold it, and what was last seen."""
 
-    __slots__ = ("forced_poll", "future", "holders", "last", "wants_sweep")
+    __slots__ = ("_last", "forced_poll", "future", "holders", "observers", "wants_sweep")
 
     def __init__(self, future: asyncio.Future[Generation]) -> None:
         self.future = future
         self.holders = 0
         self.wants_sweep = 0  # holders that asked for strategy="sweep"
         self.forced_poll = 0  # holders that asked for strategy="poll"
-        self.last: Generation | GenerationSummary | None = None
+        self._last: Generation | GenerationSummary | None = None
+        # Progress reporters of multi-id waits holding this id: told when ``last`` changes
+        # (a finish reaches them through the future), so they recount this id alone.
+        self.observers: list[Callable[[], None]] = []
+
+    @property
+    def last(self) -> Generation | GenerationSummary | None:
+        """What was last seen of it (a list summary, or a full generation)."""
+        return self._last
+
+    @last.setter
+    def last(self, value: Generation | GenerationSummary | None) -> None:
+        changed = self._last is None or value is None or value.status != self._last.status
+        self._last = value
+        if changed:
+            for observer in self.observers:
+                observer()
+
+    @property
+    def category(self) -> str:
+        """Where this id counts in a WaitProgress."""
+        future = self.future
+        if future.done():
+            if future.cancelled() or future.exception() is not None:
+                return "failed"
+            completed = future.result().status is GenerationStatus.COMPLETED
+            return "completed" if completed else "failed"
+        status = self.last_status
+        if status is GenerationStatus.PENDING:
+            return "pending"
+        if status is GenerationStatus.PROCESSING:
+            return "processing"
+        return "unknown"
 
     @property
     def sweepable(self) -> bool:
@@ -157,7 +189,6 @@ class Tracker:
         self._client = client
         self._watches: dict[str, _Watch] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self._listeners: set[Callable[[], None]] = set()
         self._sweep_interval = DEFAULT_INTERVAL
         self._closed = False
         # Ids awaited by at least one caller that did not force polling; and how many
@@ -245,7 +276,6 @@ class Tracker:
         watch.last = generation
         if generation.status.is_terminal and not watch.future.done():
             watch.future.set_result(generation)
-            self._notify()
             return True
         return False
 
@@ -266,7 +296,6 @@ class Tracker:
             if _is_transient(error):
                 return True  # polling or sweeping will still find it
             _fail(watch.future, error)
-            self._notify()
             return True
         watch.last = generation
         self.resolve(generation)
@@ -276,10 +305,6 @@ class Tracker:
         watch = self._watches.get(summary.generation_id)
         if watch is not None:
             watch.last = summary
-
-    def _notify(self) -> None:
-        for listener in list(self._listeners):
-            listener()
 
     # -- the sweeper ------------------------------------------------------------------------
 
@@ -314,7 +339,6 @@ class Tracker:
     def _fail_all(self, error: BaseException) -> None:
         for watch in self._watches.values():
             _fail(watch.future, error)
-        self._notify()
 
     async def _sweep_tick(self) -> None:
         self.sweep_ticks += 1
@@ -340,7 +364,6 @@ class Tracker:
                     continue  # try again next tick
                 else:
                     _fail(watch.future, result)
-        self._notify()
 
     async def _scan_in_flight(self, watches: dict[str, _Watch]) -> dict[str, GenerationStatus]:
         """Which watched ids are pending or processing now, from the list pages.
@@ -614,24 +637,20 @@ class Tracker:
         watches: dict[str, _Watch] = {}
         finished: asyncio.Queue[str] = asyncio.Queue()
         pollers: list[asyncio.Task[None]] = []
-        last_progress: list[WaitProgress] = []
-
-        def report() -> None:
-            if on_progress is None:
-                return
-            progress = _progress(watches)
-            if not last_progress or last_progress[0] != progress:
-                last_progress[:] = [progress]
-                on_progress(progress)
+        progress = _Progress(watches, on_progress)
 
         def on_done(generation_id: str) -> Callable[[asyncio.Future[Generation]], None]:
-            return lambda _: finished.put_nowait(generation_id)
+            def done(_: asyncio.Future[Generation]) -> None:
+                finished.put_nowait(generation_id)
+                progress.changed(generation_id)
+
+            return done
 
         try:
             for generation_id in ids:
                 watch = watches[generation_id] = self._hold(generation_id, strategy)
                 watch.future.add_done_callback(on_done(generation_id))
-            self._listeners.add(report)
+                progress.observe(generation_id, watch)
             self._maybe_start_sweeper(interval)
             if strategy == "poll" or (strategy == "auto" and not self.sweeping):
                 pollers = [
@@ -640,8 +659,8 @@ class Tracker:
                     )
                     for i, w in watches.items()
                 ]
-            report()
-            for _ in range(len(ids)):
+            progress.report()
+            for remaining in range(len(ids) - 1, -1, -1):
                 generation_id = await self._next_finished(finished, deadline)
                 future = watches[generation_id].future
                 outcome: Generation | Exception
@@ -652,7 +671,8 @@ class Tracker:
                     if error is not None and not isinstance(error, Exception):
                         raise error
                     outcome = error if error is not None else future.result()
-                report()
+                if not remaining:
+                    progress.report()  # the final count, before the last result
                 yield generation_id, outcome
         except _Deadline:
             pending = [i for i, w in watches.items() if not w.future.done()]
@@ -664,7 +684,7 @@ class Tracker:
                 pending_ids=pending,
             ) from None
         finally:
-            self._listeners.discard(report)
+            progress.close()
             for task in pollers:
                 task.cancel()
             if pollers:
@@ -742,24 +762,74 @@ def _fail(future: asyncio.Future[Generation], error: BaseException) -> None:
         future.exception()  # mark retrieved: no "exception never retrieved" if nobody awaits
 
 
-def _progress(watches: dict[str, _Watch]) -> WaitProgress:
-    counts = {"pending": 0, "processing": 0, "completed": 0, "failed": 0, "unknown": 0}
-    for watch in watches.values():
-        future = watch.future
-        if future.done():
-            if future.cancelled() or future.exception() is not None:
-                counts["failed"] += 1
-            elif future.result().status is GenerationStatus.COMPLETED:
-                counts["completed"] += 1
-            else:
-                counts["failed"] += 1
-        elif watch.last_status is GenerationStatus.PENDING:
-            counts["pending"] += 1
-        elif watch.last_status is GenerationStatus.PROCESSING:
-            counts["processing"] += 1
-        else:
-            counts["unknown"] += 1
-    return WaitProgress(total=len(watches), **counts)
+class _Progress:
+    """Counts of one multi-id wait, kept up to date id by id, reported once per loop pass.
+
+    Recounting every id on every change would cost O(n) per change, O(n²) per wait:
+    only the ids that changed are recounted, and changes within one pass of the event
+    loop (a sweep tick resolves many ids at once) make one report.
+    """
+
+    def __init__(self, watches: dict[str, _Watch], callback: ProgressCallback | None) -> None:
+        self._watches = watches
+        self._callback = callback
+        self._category: dict[str, str] = {}
+        self._counts = dict.fromkeys(("pending", "processing", "completed", "failed"), 0)
+        self._counts["unknown"] = 0
+        self._dirty: set[str] = set()
+        self._scheduled: asyncio.Handle | None = None
+        self._last: WaitProgress | None = None
+        self._observing: list[tuple[_Watch, Callable[[], None]]] = []
+
+    def observe(self, generation_id: str, watch: _Watch) -> None:
+        if self._callback is None or generation_id in self._category:
+            return
+        category = watch.category
+        self._category[generation_id] = category
+        self._counts[category] += 1
+
+        def observer() -> None:
+            self.changed(generation_id)
+
+        watch.observers.append(observer)
+        self._observing.append((watch, observer))
+
+    def changed(self, generation_id: str) -> None:
+        if self._callback is None:
+            return
+        self._dirty.add(generation_id)
+        if self._scheduled is None:
+            self._scheduled = asyncio.get_running_loop().call_soon(self.report)
+
+    def report(self) -> None:
+        """Recount what changed and call back if the counts moved."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        if self._callback is None:
+            return
+        for generation_id in self._dirty:
+            category = self._watches[generation_id].category
+            before = self._category[generation_id]
+            if category != before:
+                self._counts[before] -= 1
+                self._counts[category] += 1
+                self._category[generation_id] = category
+        self._dirty.clear()
+        progress = WaitProgress(total=len(self._watches), **self._counts)
+        if progress != self._last:
+            self._last = progress
+            self._callback(progress)
+
+    def close(self) -> None:
+        """Stop observing (the wait is over)."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        for watch, observer in self._observing:
+            watch.observers.remove(observer)
+        self._observing.clear()
+        self._callback = None
 
 
 def _check_wait_args(

@@ -468,3 +468,15 @@ async def test_a_sweep_answers_finished_generations_at_once(clock: VirtualClock)
         assert clock() == start  # no tick interval waited
         assert all(g.status is GenerationStatus.COMPLETED for g in generations)
         assert server.requests.count(endpoint="get") == 12
+
+
+async def test_progress_is_reported_once_per_change_not_once_per_id(clock: VirtualClock) -> None:
+    # A sweep tick resolves many ids at once: that is one report, not one per id.
+    updates: list[WaitProgress] = []
+    server = make_server(clock, pending=0, processing=(5.0, 5.0))
+    async with server, server.client() as pp:
+        ids = server.seed_generations(500)
+        await pp.generations.wait_many(ids, on_progress=updates.append)
+    assert updates[-1].completed + updates[-1].failed == 500
+    assert len(updates) <= 10  # a few list pages then one batch of finishes, not 500
+    assert all(a != b for a, b in itertools.pairwise(updates))  # each report says something new
