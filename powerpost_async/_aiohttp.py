@@ -13,7 +13,7 @@ from ._exceptions import (
     PowerPostError,
     ResponseValidationError,
 )
-from ._transport import Request, Response
+from ._transport import LoopBinding, Request, Response, check_limits
 
 __all__ = ["AiohttpTransport"]
 
@@ -41,16 +41,12 @@ class AiohttpTransport:
         connection_limit: int = 100,
         max_response_bytes: int = 10 * 1024 * 1024,
     ) -> None:
-        if connection_limit < 1:
-            raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
-        if max_response_bytes < 1:
-            raise ValueError(f"max_response_bytes must be at least 1, got {max_response_bytes}")
+        check_limits(connection_limit, max_response_bytes)
         self._session = session
         self._borrowed = session is not None
         self._limit = connection_limit
         self._max_response_bytes = max_response_bytes
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
+        self._binding = LoopBinding()
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
 
     @property
@@ -62,20 +58,7 @@ class AiohttpTransport:
         return self._limit
 
     def _open(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._closed:
-            raise PowerPostError(
-                "this PowerPost client (its transport) is closed; create a new one, "
-                "e.g. `async with PowerPost() as pp:`"
-            )
-        if self._loop is None:
-            self._loop = loop
-        elif loop is not self._loop:
-            raise PowerPostError(
-                "this PowerPost client was first used in another event loop and cannot be "
-                "used from this one: create one client per event loop (for example in your "
-                "app's lifespan or startup hook), not at import time"
-            )
+        self._binding.check()
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0)
@@ -92,7 +75,7 @@ class AiohttpTransport:
         """Send one request; connection failures become
         [`APIConnectionError`][powerpost_async.APIConnectionError]."""
         session = self._session
-        if session is None or asyncio.get_running_loop() is not self._loop:
+        if session is None or asyncio.get_running_loop() is not self._binding.loop:
             session = self._open()
         if session.closed:
             raise PowerPostError(
@@ -152,7 +135,7 @@ class AiohttpTransport:
 
     async def aclose(self) -> None:
         """Close the session (unless borrowed). Safe to call twice."""
-        self._closed = True
+        self._binding.closed = True
         session, self._session = self._session, None
         if session is not None and not self._borrowed:
             await session.close()

@@ -28,7 +28,7 @@ from ._exceptions import (
     PowerPostError,
     ResponseValidationError,
 )
-from ._transport import Request, Response
+from ._transport import LoopBinding, Request, Response, check_limits
 
 __all__ = ["HttpxTransport"]
 
@@ -70,16 +70,12 @@ class HttpxTransport:
         connection_limit: int = 100,
         max_response_bytes: int = 10 * 1024 * 1024,
     ) -> None:
-        if connection_limit < 1:
-            raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
-        if max_response_bytes < 1:
-            raise ValueError(f"max_response_bytes must be at least 1, got {max_response_bytes}")
+        check_limits(connection_limit, max_response_bytes)
         self._client = client
         self._borrowed = client is not None
         self._limit = connection_limit
         self._max_response_bytes = max_response_bytes
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
+        self._binding = LoopBinding()
         self._timeouts: dict[float | None, httpx.Timeout] = {}
 
     @property
@@ -88,22 +84,7 @@ class HttpxTransport:
         return self._limit
 
     def _open(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        if self._closed:
-            raise PowerPostError(
-                "this PowerPost client (its transport) is closed; create a new one, "
-                "e.g. `async with PowerPost() as pp:`"
-            )
-        if self._loop is None:
-            self._loop = loop
-        elif loop is not self._loop:
-            # httpx would fail later and obscurely: its pooled connections and locks
-            # belong to the loop that made them.
-            raise PowerPostError(
-                "this PowerPost client was first used in another event loop and cannot be "
-                "used from this one: create one client per event loop (for example in your "
-                "app's lifespan or startup hook), not at import time"
-            )
+        self._binding.check()
         client = self._client
         if client is None:
             client = self._client = httpx.AsyncClient(
@@ -135,7 +116,7 @@ class HttpxTransport:
         """
         client = self._client
         loop = asyncio.get_running_loop()
-        if client is None or loop is not self._loop:
+        if client is None or loop is not self._binding.loop:
             client = self._open()
         deadline = None if request.timeout is None else loop.time() + request.timeout
         try:
@@ -215,7 +196,7 @@ class HttpxTransport:
 
     async def aclose(self) -> None:
         """Close the client (unless borrowed). Safe to call twice."""
-        self._closed = True
+        self._binding.closed = True
         client, self._client = self._client, None
         if client is not None and not self._borrowed:
             await client.aclose()

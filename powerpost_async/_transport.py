@@ -9,6 +9,7 @@ without awaiting anything, so any HTTP library can sit underneath.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -18,7 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._converter import dumps, loads
 
-__all__ = ["MockTransport", "Request", "Response", "Transport"]
+__all__ = ["LoopBinding", "MockTransport", "Request", "Response", "Transport", "check_limits"]
 
 # Headers whose values are secrets: never shown in a repr, a log record or an error.
 SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
@@ -151,3 +152,44 @@ class MockTransport:
     async def aclose(self) -> None:
         """Mark the transport closed."""
         self.closed = True
+
+
+def check_limits(connection_limit: int, max_response_bytes: int) -> None:
+    """Refuse a transport's limits below 1, naming the setting."""
+    if connection_limit < 1:
+        raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
+    if max_response_bytes < 1:
+        raise ValueError(f"max_response_bytes must be at least 1, got {max_response_bytes}")
+
+
+class LoopBinding:
+    """Ties a transport to the event loop of its first request, and to its lifetime.
+
+    HTTP clients' pooled connections and locks belong to the loop that made them: used
+    from another loop they fail late and obscurely, or hang. This says what to do instead.
+    """
+
+    __slots__ = ("closed", "loop")
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+
+    def check(self) -> None:
+        """Bind to the running loop on first use; raise if closed or on another loop."""
+        from ._exceptions import PowerPostError
+
+        loop = asyncio.get_running_loop()
+        if self.closed:
+            raise PowerPostError(
+                "this PowerPost client (its transport) is closed; create a new one, "
+                "e.g. `async with PowerPost() as pp:`"
+            )
+        if self.loop is None:
+            self.loop = loop
+        elif loop is not self.loop:
+            raise PowerPostError(
+                "this PowerPost client was first used in another event loop and cannot be "
+                "used from this one: create one client per event loop (for example in your "
+                "app's lifespan or startup hook), not at import time"
+            )
