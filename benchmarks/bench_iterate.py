@@ -7,7 +7,10 @@ One request at a time, as a cursor chain has to be walked:
 * raw aiohttp + ``orjson.loads``: a loop following ``next_cursor``, touching each
   record's id (dict access only); the baseline of the issue's target, since the SDK
   decodes with orjson too when it is installed (the ``bench`` session installs it);
-* raw aiohttp + ``json.loads``: the same loop with the standard library's decoder.
+* raw aiohttp + ``json.loads``: the same loop with the standard library's decoder;
+* raw aiohttp + ``orjson.loads`` + the SDK's ``structure(page, Page[GenerationSummary])``:
+  the floor of any client on the required stack (cattrs into frozen attrs models), with
+  none of the SDK's request path around it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from powerpost_async import PowerPost
+from powerpost_async import GenerationSummary, Page, PowerPost
+from powerpost_async._converter import structure
 
 from ._core import Context, Result, Target, Variant, alternate
 from ._payloads import API_KEY, GENERATIONS_PATH, PAGE_SIZE, WORKSPACE_ID
@@ -34,7 +38,11 @@ RAW = "raw aiohttp + orjson loop"
 
 
 async def raw_walk(
-    session: aiohttp.ClientSession, url: str, loads: Callable[[bytes], Any], max_pages: int
+    session: aiohttp.ClientSession,
+    url: str,
+    loads: Callable[[bytes], Any],
+    max_pages: int,
+    structured: bool = False,
 ) -> int:
     """Follow ``next_cursor`` from the first page; return how many records were seen."""
     records = 0
@@ -43,6 +51,13 @@ async def raw_walk(
         query = f"?limit={PAGE_SIZE}" if cursor is None else f"?limit={PAGE_SIZE}&cursor={cursor}"
         async with session.get(url + query, headers=HEADERS) as resp:
             page = loads(await resp.read())
+        if structured:
+            models = structure(page, Page[GenerationSummary])
+            records += sum(1 for summary in models if summary.generation_id)
+            if not models.has_more:
+                return records
+            cursor = models.next_cursor
+            continue
         for item in page["data"]:
             if item["generation_id"]:
                 records += 1
@@ -62,6 +77,7 @@ async def run(ctx: Context) -> list[Result]:
         PowerPost(API_KEY, WORKSPACE_ID, base_url=server.url) as pp,
         aiohttp.ClientSession() as orjson_session,
         aiohttp.ClientSession() as json_session,
+        aiohttp.ClientSession() as model_session,
     ):
 
         async def sdk() -> int:
@@ -76,6 +92,10 @@ async def run(ctx: Context) -> list[Result]:
 
         async def raw_json() -> int:
             return _checked(await raw_walk(json_session, url, json.loads, ctx.pages), expected)
+
+        async def raw_structured() -> int:
+            walked = await raw_walk(model_session, url, orjson.loads, ctx.pages, structured=True)
+            return _checked(walked, expected)
 
         return await alternate(
             ctx,
@@ -98,6 +118,16 @@ async def run(ctx: Context) -> list[Result]:
                         NAME, "raw aiohttp + json.loads loop", "rate", "records/s", baseline=RAW
                     ),
                     raw_json,
+                ),
+                Variant(
+                    Result(
+                        NAME,
+                        "raw aiohttp + orjson + SDK structure loop",
+                        "rate",
+                        "records/s",
+                        baseline=RAW,
+                    ),
+                    raw_structured,
                 ),
             ],
         )

@@ -261,6 +261,27 @@ class PowerPost:
             response, data = await self._recover(request, error, True, retries)
         return structure(data, cls, body=response.content)
 
+    async def _get_json(
+        self,
+        path: str,
+        *,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> tuple[Response, Any]:
+        """Like ``_get``, but the decoded body is returned unstructured (see ``iterate``)."""
+        request = Request(
+            "GET",
+            self._base_url + path,
+            self._headers(workspace=True),
+            None,
+            self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
+        )
+        retries = self._retries(max_retries)
+        try:
+            return await self._send_once(request)
+        except APIError as error:
+            return await self._recover(request, error, True, retries)
+
     async def _post(
         self,
         path: str,

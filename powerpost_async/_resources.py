@@ -8,7 +8,7 @@ import warnings
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._converter import dumps
+from ._converter import dumps, structure
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import PowerPostWarning, ResponseValidationError
 from ._http import API_PREFIX, path_segment, query_string
@@ -34,6 +34,7 @@ from .webhooks import GenerationCompletedEvent, GenerationFailedEvent, WebhookEv
 
 if TYPE_CHECKING:
     from ._client import PowerPost
+    from ._transport import Response
 
 __all__ = ["Account", "Generations"]
 
@@ -133,37 +134,41 @@ class Generations:
         timeout: float | UseClientDefault | None,
         max_retries: int | UseClientDefault,
     ) -> AsyncGenerator[GenerationSummary, None]:
-        def fetch(cursor: str | None) -> Awaitable[Page[GenerationSummary]]:
+        def fetch(cursor: str | None) -> Awaitable[tuple[Response, Any]]:
             query = query_string({"status": status, "limit": page_size, "cursor": cursor})
-            return self._client._get(
-                GENERATIONS_PATH + query,
-                Page[GenerationSummary],
-                timeout=timeout,
-                max_retries=max_retries,
+            return self._client._get_json(
+                GENERATIONS_PATH + query, timeout=timeout, max_retries=max_retries
             )
 
         cursors = _CursorTrail()
-        ahead: asyncio.Future[Page[GenerationSummary]] | None = None
-        page = await fetch(None)
+        ahead: asyncio.Future[tuple[Response, Any]] | None = None
+        response, data = await fetch(None)
         try:
             while True:
+                # Ask for the next page first, then structure this one while it travels:
+                # the network and the CPU work overlap.
+                peeked = _peek_cursor(data)
+                if prefetch and peeked is not None and peeked not in cursors:
+                    ahead = asyncio.ensure_future(fetch(peeked))
+                    # Let it run up to its first wait, i.e. send the request, before the
+                    # CPU work below: a new task does not start until the loop gets a turn.
+                    await asyncio.sleep(0)
+                page = structure(data, Page[GenerationSummary], body=response.content)
                 problem: ResponseValidationError | None = None
                 try:
                     cursor = cursors.follow(page)
                 except ResponseValidationError as error:
                     cursor, problem = None, error  # raised once this page is yielded
-                if cursor is not None and prefetch:
-                    ahead = asyncio.ensure_future(fetch(cursor))
                 for summary in page.data:
                     yield summary
                 if problem is not None:
                     raise problem
                 if cursor is None:
                     return
-                if ahead is not None:
-                    page, ahead = await ahead, None
+                if ahead is not None and cursor == peeked:
+                    (response, data), ahead = await ahead, None
                 else:
-                    page = await fetch(cursor)
+                    response, data = await fetch(cursor)
         finally:
             if ahead is not None:
                 await _discard(ahead)
@@ -490,6 +495,10 @@ class _CursorTrail:
         self._seen: set[str] = set()
         self._empty_pages = 0
 
+    def __contains__(self, cursor: str) -> bool:
+        """Whether ``cursor`` was followed already (following it again would loop)."""
+        return cursor in self._seen
+
     def follow(self, page: Page[GenerationSummary]) -> str | None:
         """The cursor of the page after ``page``, or ``None`` after the last one."""
         if not page.has_more:
@@ -512,6 +521,14 @@ class _CursorTrail:
                 "claiming has_more; stopping instead of looping"
             )
         return cursor
+
+
+def _peek_cursor(data: Any) -> str | None:
+    """The next page's cursor, read off the raw page before it is structured."""
+    if type(data) is dict and data.get("has_more") is True:
+        cursor = data.get("next_cursor")
+        return cursor if type(cursor) is str and cursor else None
+    return None
 
 
 async def _discard(future: asyncio.Future[Any]) -> None:

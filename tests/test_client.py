@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import re
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import pytest
@@ -200,7 +201,8 @@ async def test_iterate_refuses_endless_empty_pages(make_client: ClientFactory) -
         with pytest.raises(PowerPostError, match="empty pages in a row"):
             async for _ in pp.generations.iterate():
                 pass
-        assert len(pp.transport.requests) == 10  # type: ignore[attr-defined]
+        # ten empty pages, and the eleventh asked for ahead before the tenth was judged
+        assert len(pp.transport.requests) <= 11  # type: ignore[attr-defined]
 
 
 async def test_iterate_refuses_has_more_without_cursor(make_client: ClientFactory) -> None:
@@ -314,6 +316,14 @@ def test_response_headers_are_case_insensitive() -> None:
 async def test_iterate_prefetches_one_page_ahead_and_cleans_up_on_break() -> None:
     from powerpost_async.testing import FakePowerPost
 
+    async def take(pages: AsyncGenerator[object, None], count: int) -> None:
+        async with contextlib.aclosing(pages):  # stop early, releasing the prefetch now
+            taken = 0
+            async for _ in pages:
+                taken += 1
+                if taken == count:
+                    return
+
     async with FakePowerPost() as server, server.client() as pp:
         server.seed_generations(250)
         server.requests.clear()
@@ -322,21 +332,12 @@ async def test_iterate_prefetches_one_page_ahead_and_cleans_up_on_break() -> Non
         assert server.requests.count(endpoint="list") == 3
 
         server.requests.clear()
-        taken = 0
-        async for _ in pp.generations.iterate(page_size=100):
-            taken += 1
-            if taken == 120:
-                break
+        await take(pp.generations.iterate(page_size=100), 120)
         # page 2 was being read; page 3 had been requested ahead, then discarded
         assert server.requests.count(endpoint="list") <= 3
 
         server.requests.clear()
-        pages = pp.generations.iterate(page_size=100, prefetch=False)
-        async for _ in pages:
-            taken += 1
-            if taken == 150:
-                break
-        await pages.aclose()  # type: ignore[attr-defined]
+        await take(pp.generations.iterate(page_size=100, prefetch=False), 30)
         assert server.requests.count(endpoint="list") == 1
 
 
