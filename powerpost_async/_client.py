@@ -238,6 +238,26 @@ class PowerPost:
             }
         return cached
 
+    def _request(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        timeout: float | UseClientDefault | None,
+        *,
+        workspace: bool = True,
+    ) -> Request:
+        return Request(
+            method,
+            self._base_url + path,
+            self._headers(workspace=workspace, json_body=content is not None),
+            content,
+            self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
+        )
+
+    # The three callers below repeat their few lines of send-then-recover on purpose:
+    # a shared coroutine would put one more frame on every request's hot path.
+
     async def _get(
         self,
         path: str,
@@ -247,13 +267,7 @@ class PowerPost:
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> T:
-        request = Request(
-            "GET",
-            self._base_url + path,
-            self._headers(workspace=workspace),
-            None,
-            self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
-        )
+        request = self._request("GET", path, None, timeout, workspace=workspace)
         retries = self._retries(max_retries)
         try:  # the happy path: one call, no retry machinery
             response, data = await self._send_once(request)
@@ -269,13 +283,7 @@ class PowerPost:
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> tuple[Response, Any]:
         """Like ``_get``, but the decoded body is returned unstructured (see ``iterate``)."""
-        request = Request(
-            "GET",
-            self._base_url + path,
-            self._headers(workspace=True),
-            None,
-            self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
-        )
+        request = self._request("GET", path, None, timeout)
         retries = self._retries(max_retries)
         try:
             return await self._send_once(request)
@@ -291,13 +299,7 @@ class PowerPost:
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> T:
-        request = Request(
-            "POST",
-            self._base_url + path,
-            self._headers(workspace=True, json_body=True),
-            content,
-            self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
-        )
+        request = self._request("POST", path, content, timeout)
         retries = self._retries(max_retries)
         try:
             response, data = await self._send_once(request)
