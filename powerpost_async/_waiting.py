@@ -196,9 +196,6 @@ class Tracker:
         # must not rescan the registry each time.
         self._sweepable = 0
         self._sweep_forced = 0
-        #: Requests the sweeper made (list pages and GETs), for reporting and tests.
-        self.sweep_requests = 0
-        self.sweep_ticks = 0
 
     # -- registration ---------------------------------------------------------------------
 
@@ -341,7 +338,6 @@ class Tracker:
             _fail(watch.future, error)
 
     async def _sweep_tick(self) -> None:
-        self.sweep_ticks += 1
         open_watches = {i: w for i, w in self._watches.items() if not w.future.done()}
         if not open_watches:
             return
@@ -351,7 +347,6 @@ class Tracker:
             results = await self._client.generations.get_many(
                 absent, concurrency=SWEEP_GET_CONCURRENCY, return_exceptions=True
             )
-            self.sweep_requests += len(absent)
             for generation_id, result in zip(absent, results, strict=True):
                 watch = self._watches.get(generation_id)
                 if watch is None or watch.future.done():
@@ -385,7 +380,6 @@ class Tracker:
             cursor: str | None = None
             while True:
                 page = await self._client.generations.list(status=status, limit=100, cursor=cursor)
-                self.sweep_requests += 1
                 for summary in page.data:
                     if summary.generation_id in watches:
                         found[summary.generation_id] = summary.status
