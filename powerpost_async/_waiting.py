@@ -768,8 +768,8 @@ class _Progress:
         self._watches = watches
         self._callback = callback
         self._category: dict[str, str] = {}
-        self._counts = dict.fromkeys(("pending", "processing", "completed", "failed"), 0)
-        self._counts["unknown"] = 0
+        categories = ("pending", "processing", "completed", "failed", "unknown")
+        self._counts: dict[str, int] = dict.fromkeys(categories, 0)
         self._dirty: set[str] = set()
         self._scheduled: asyncio.Handle | None = None
         self._last: WaitProgress | None = None
