@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from ._server import _exited, _schedstat_seconds
+from ._server import _schedstat_seconds, reap
 
 __all__ = ["FakeProcess", "Seeded", "main"]
 
@@ -211,13 +211,7 @@ class FakeProcess:
             if line.startswith("{"):
                 stats = {str(k): int(v) for k, v in json.loads(line).items()}
         finally:
-            if not _exited(proc, 5.0):
-                proc.terminate()
-                if not _exited(proc, 5.0):
-                    proc.kill()
-                    proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            reap(proc)
         return stats
 
     def cpu_seconds(self) -> float | None:

@@ -179,13 +179,7 @@ class ServerProcess:
             return
         if proc.stdin is not None:
             proc.stdin.close()  # the polite way: the server stops on EOF
-        if not _exited(proc, 5.0):
-            proc.terminate()
-            if not _exited(proc, 5.0):
-                proc.kill()
-                proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
 
     def cpu_seconds(self) -> float | None:
         """CPU time the server has used so far (all its threads), ``None`` without /proc.
@@ -218,6 +212,21 @@ def _schedstat_seconds(pid: int) -> float:
         with open(f"/proc/{pid}/task/{task}/schedstat", "rb") as schedstat:
             total += int(schedstat.read().split()[0])
     return total / 1e9
+
+
+def reap(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Make sure a child process is gone: wait ``grace`` s, then SIGTERM, then SIGKILL.
+
+    Every benchmark child stops by itself on EOF on its stdin; this is what happens when
+    it does not, so that no run ever leaves a process behind.
+    """
+    if not _exited(proc, grace):
+        proc.terminate()
+        if not _exited(proc, grace):
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:

@@ -37,7 +37,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ._fake_process import Seeded, _read_line
-from ._server import _exited
+from ._server import reap
 
 __all__ = ["WaitClient", "WaitOutcome", "has_proc", "main"]
 
@@ -257,13 +257,7 @@ class WaitClient:
         proc = self._proc
         if proc.stdin is not None and not proc.stdin.closed:
             proc.stdin.close()
-        if not _exited(proc, 5.0):
-            proc.terminate()
-            if not _exited(proc, 5.0):
-                proc.kill()
-                proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
 
 
 if __name__ == "__main__":
