@@ -54,11 +54,6 @@ class CircuitBreaker:
         #: Until when requests are refused; 0.0 while closed (the fast path tests only this).
         self.open_until = 0.0
 
-    @property
-    def is_open(self) -> bool:
-        """``True`` while requests are being refused or a probe is out."""
-        return bool(self.open_until)
-
     def admit(self) -> bool:
         """Let a request through, or raise [`CircuitOpenError`][powerpost_async.CircuitOpenError].
 

@@ -42,9 +42,6 @@ T = TypeVar("T")
 logger = logging.getLogger("powerpost_async")
 
 DEFAULT_BASE_URL: Final = "https://powerpost.ai"
-DEFAULT_TIMEOUT: Final = 30.0
-DEFAULT_MAX_RETRIES: Final = 2
-DEFAULT_MAX_RETRY_AFTER: Final = 60.0
 # Full-jitter exponential backoff between retries: uniform(0, min(MAX, INITIAL * 2**n)).
 BACKOFF_INITIAL: Final = 0.5
 BACKOFF_MAX: Final = 8.0

@@ -32,9 +32,6 @@ from ._transport import LoopBinding, Request, Response, check_limits
 
 __all__ = ["HttpxTransport"]
 
-DEFAULT_CONNECTION_LIMIT = 100
-DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-
 
 class HttpxTransport:
     """Sends requests with an `AsyncClient`.

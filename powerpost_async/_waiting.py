@@ -67,7 +67,6 @@ GenerationRef = str | CreatedGeneration | Generation | GenerationSummary
 
 #: With ``strategy="auto"``, sweeping starts once this many ids are awaited on the client.
 SWEEP_THRESHOLD = 4
-DEFAULT_WAIT_TIMEOUT = 600.0
 DEFAULT_INTERVAL = 2.0
 DEFAULT_MAX_INTERVAL = 10.0
 # GETs a sweep tick makes at once for ids that left the in-flight lists.
@@ -123,12 +122,11 @@ def distinct_ids(refs: Iterable[GenerationRef]) -> tuple[list[str], list[str]]:
 class _Watch:
     """One awaited id: its future, how many callers hold it, and what was last seen."""
 
-    __slots__ = ("_last", "forced_poll", "future", "holders", "observers", "wants_sweep")
+    __slots__ = ("_last", "forced_poll", "future", "holders", "observers")
 
     def __init__(self, future: asyncio.Future[Generation]) -> None:
         self.future = future
         self.holders = 0
-        self.wants_sweep = 0  # holders that asked for strategy="sweep"
         self.forced_poll = 0  # holders that asked for strategy="poll"
         self._last: Generation | GenerationSummary | None = None
         # Progress reporters of multi-id waits holding this id: told when ``last`` changes
@@ -209,7 +207,6 @@ class Tracker:
         was_sweepable = watch.sweepable
         watch.holders += 1
         if strategy == "sweep":
-            watch.wants_sweep += 1
             self._sweep_forced += 1
         elif strategy == "poll":
             watch.forced_poll += 1
@@ -220,7 +217,6 @@ class Tracker:
         was_sweepable = watch.sweepable
         watch.holders -= 1
         if strategy == "sweep":
-            watch.wants_sweep -= 1
             self._sweep_forced -= 1
         elif strategy == "poll":
             watch.forced_poll -= 1

@@ -48,19 +48,6 @@ __all__ = [
     "parse_webhook",
 ]
 
-#: Events documented today. Others are parsed as a plain
-#: [`WebhookEvent`][powerpost_async.webhooks.WebhookEvent].
-KNOWN_EVENTS = frozenset(
-    {
-        "generation.completed",
-        "generation.failed",
-        "image_generation.completed",
-        "image_generation.failed",
-        "post.published",
-        "post.failed",
-    }
-)
-
 
 class InvalidWebhookError(PowerPostError, ValueError):
     """A webhook body that is not a well-formed PowerPost event."""
