@@ -157,6 +157,7 @@ def test_exported_names() -> None:
         "Fault",
         "FaultKind",
         "Faults",
+        "Quirks",
         "RequestLog",
         "RequestRecord",
         "Timeline",

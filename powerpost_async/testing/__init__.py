@@ -18,6 +18,7 @@ from powerpost_async.testing._clock import VirtualClock
 from powerpost_async.testing._fake import FakePowerPost, FakeTransport, Timeline
 from powerpost_async.testing._faults import Endpoint, Fault, FaultKind, Faults
 from powerpost_async.testing._log import RequestLog, RequestRecord
+from powerpost_async.testing._quirks import Quirks
 
 __all__ = [
     "Endpoint",
@@ -26,6 +27,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "Faults",
+    "Quirks",
     "RequestLog",
     "RequestRecord",
     "Timeline",

@@ -8,6 +8,9 @@ Generations are not worked on by anything: each one's schedule (when it starts
 processing, when it ends, whether it fails) is drawn when it is created, and its status
 is read off the clock whenever it is looked at. Refunds of failed generations are
 settled the same way, at the start of every request and every peek.
+
+``quirks`` (see `Quirks`) are read at every request, so switching one takes effect at
+once; whatever state a walk through the list pages needs travels in its cursors.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from powerpost_async._resources import MAX_CTA_TEXT, MAX_MEDIA_IDS, MAX_PAGE_SIZ
 from powerpost_async._version import __version__
 from powerpost_async.testing._faults import Endpoint, Fault, Faults
 from powerpost_async.testing._log import RequestLog, RequestRecord
+from powerpost_async.testing._quirks import Quirks
 
 __all__ = [
     "COSTS",
@@ -67,7 +71,8 @@ Duration = float | tuple[float, float]
 _GENERATIONS = f"{API_PREFIX}/content/generations"
 _GENERATE = f"{API_PREFIX}/content/generate"
 _CREDITS = f"{API_PREFIX}/account/credits"
-_CURSOR_VERSION = "v1"
+_CURSOR_VERSION = "v1"  # the position of the last item served, nothing more
+_WALK_CURSOR_VERSION = "v2"  # that, and the state of the walk (see _Cursor)
 _CAPTION_STYLE = {
     "instagram": "✨ {topic}{cta}\n\n{tags} #instagood",
     "tiktok": "POV: {topic}{cta} {tags} #fyp",
@@ -176,6 +181,27 @@ class _Generation:
 
 
 @attrs.frozen
+class _Cursor:
+    """Where a walk through the list pages is: what a cursor encodes.
+
+    Without quirks that need more (``cursor_cycle``, ``empty_pages``), a cursor is the
+    ``v1`` ``position`` alone, as it always was; with them, a ``v2`` cursor carries the
+    rest too, so that the server keeps no state per walk.
+    """
+
+    position: tuple[int, int]  # of the last item served: the next page starts after it
+    depth: int = 2  # the page this cursor leads to is the walk's depth-th (page 1: no cursor)
+    empty: int = 0  # empty pages served since the last real page
+    anchor: tuple[int, int] | None = None  # the position in the cursor page 1 returned
+
+    @property
+    def first(self) -> _Cursor:
+        """The cursor page 1 of this walk returned."""
+        anchor = self.position if self.anchor is None else self.anchor
+        return _Cursor(anchor, anchor=anchor)
+
+
+@attrs.frozen
 class _Result:
     status: int
     payload: Any
@@ -198,6 +224,7 @@ class Core:
         seed: int,
         rate_limit: tuple[int, float] | None,
         epoch: datetime,
+        quirks: Quirks | None = None,
     ) -> None:
         self.workspaces: dict[str, tuple[str, ...]] = _check_keys(keys)
         self._balances = _check_credits(credits, self.workspaces)
@@ -217,6 +244,7 @@ class Core:
         self._ids = random.Random(f"{seed}/ids")
         self._schedule = random.Random(f"{seed}/schedule")
         self.faults = Faults(seed)
+        self.quirks = Quirks() if quirks is None else quirks
         self.log = RequestLog()
         self._requests = 0
         self._seq = 0
@@ -360,30 +388,75 @@ class Core:
         if status is not None and status not in STATUSES:
             raise _invalid(f"status must be one of {', '.join(STATUSES)}")
         limit = _page_size(query.get("limit"))
-        cursor = query.get("cursor")
-        positions, generations = self._index.get(workspace, ([], []))
-        # Newest first; a cursor is the position of the last item served, so generations
-        # created since then (newer, hence before it) can neither shift nor repeat a page.
-        index = len(positions) if cursor is None else bisect_left(positions, _decode(cursor))
+        raw_cursor = query.get("cursor")
+        cursor = None if raw_cursor is None else _decode(raw_cursor)
+        quirks = self.quirks
+        depth = 1 if cursor is None else cursor.depth
         page: list[_Generation] = []
-        has_more = False
-        while index > 0:
-            index -= 1
+        following: _Cursor | None  # where the next page starts; None: this is the last
+        if cursor is not None and cursor.empty < quirks.empty_pages:
+            # An empty page before the real one: the same position, one more empty page.
+            following = attrs.evolve(cursor, depth=depth + 1, empty=cursor.empty + 1)
+        else:
+            page, has_more = self._page(workspace, cursor, status, limit, now)
+            following = None
+            if has_more:
+                position = page[-1].position
+                anchor = position if cursor is None else cursor.first.position
+                following = _Cursor(position, depth=depth + 1, anchor=anchor)
+        if cursor is not None and 0 < quirks.cursor_cycle < depth:
+            following = cursor.first  # back to where page 1 pointed: round and round
+        if following is None:
+            next_cursor = None
+        elif quirks.empty_cursor:
+            next_cursor = ""
+        else:
+            next_cursor = _encode(following, walk=bool(quirks.cursor_cycle or quirks.empty_pages))
+        return {
+            "data": [self._summary(g, now) for g in page],
+            "next_cursor": next_cursor,
+            "has_more": following is not None,
+        }
+
+    def _page(
+        self,
+        workspace: str,
+        cursor: _Cursor | None,
+        status: str | None,
+        limit: int,
+        now: float,
+    ) -> tuple[list[_Generation], bool]:
+        """The generations of a real page (the status filter applied), and if more follow."""
+        positions, generations = self._index.get(workspace, ([], []))
+        # A cursor is the position of the last item served, so generations created since
+        # then can neither shift nor repeat a page: newest first they come before it, and
+        # oldest first after everything served so far (on later pages).
+        indices: range
+        if self.quirks.order == "oldest_first":
+            start = 0 if cursor is None else bisect_right(positions, cursor.position)
+            indices = range(start, len(positions))
+        else:
+            end = len(positions) if cursor is None else bisect_left(positions, cursor.position)
+            indices = range(end - 1, -1, -1)
+        page: list[_Generation] = []
+        for index in indices:
             generation = generations[index]
             if status is not None and generation.status(now) != status:
                 continue
             if len(page) == limit:
-                has_more = True
-                break
+                return page, True
             page.append(generation)
-        return {
-            "data": [self._summary(g, now) for g in page],
-            "next_cursor": _encode(page[-1].position) if has_more else None,
-            "has_more": has_more,
-        }
+        return page, False
+
+    def _lookup(self, generation_id: str) -> _Generation | None:
+        """The generation with this id (in any case, when ids are canonicalised)."""
+        generation = self._by_id.get(generation_id)
+        if generation is None and self.quirks.canonical_ids:
+            generation = self._by_id.get(generation_id.lower())
+        return generation
 
     def _find(self, workspace: str, generation_id: str | None) -> _Generation:
-        generation = self._by_id.get(generation_id or "")
+        generation = self._lookup(generation_id or "")
         if generation is None or generation.workspace_id != workspace:
             raise _ApiError(404, "NOT_FOUND", "Generation not found")
         return generation
@@ -503,7 +576,7 @@ class Core:
         """What ``GET /content/generations/{id}`` would answer, in any workspace."""
         now = self._clock()
         self._settle(now)
-        generation = self._by_id.get(generation_id)
+        generation = self._lookup(generation_id)
         if generation is None:
             raise KeyError(generation_id)
         return self._detail(generation, now)
@@ -633,18 +706,29 @@ def _page_size(value: str | None) -> int:
     return int(value)
 
 
-def _encode(position: tuple[int, int]) -> str:
-    text = f"{_CURSOR_VERSION}:{position[0]}:{position[1]}"
+def _encode(cursor: _Cursor, *, walk: bool = False) -> str:
+    """The cursor as sent: its position alone (v1), or with the walk's state (v2)."""
+    fields = [*cursor.position]
+    if walk:
+        fields += [cursor.depth, cursor.empty, *cursor.first.position]
+    version = _WALK_CURSOR_VERSION if walk else _CURSOR_VERSION
+    text = ":".join([version, *map(str, fields)])
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> tuple[int, int]:
+def _decode(cursor: str) -> _Cursor:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        version, created_ms, seq = text.split(":")
-        if version != _CURSOR_VERSION:
-            raise ValueError(version)
-        return int(created_ms), int(seq)
+        version, *fields = text.split(":")
+        numbers = [int(field) for field in fields]
+        if version == _CURSOR_VERSION and len(numbers) == 2:
+            return _Cursor((numbers[0], numbers[1]))
+        if version == _WALK_CURSOR_VERSION and len(numbers) == 6:
+            created_ms, seq, depth, empty, anchor_ms, anchor_seq = numbers
+            if depth < 2 or empty < 0:
+                raise ValueError(depth, empty)
+            return _Cursor((created_ms, seq), depth, empty, (anchor_ms, anchor_seq))
+        raise ValueError(version)
     except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
         raise _invalid("cursor is not valid: pass next_cursor as it was returned") from None
 

@@ -30,6 +30,7 @@ from powerpost_async.testing._core import (
 )
 from powerpost_async.testing._faults import Faults
 from powerpost_async.testing._log import RequestLog
+from powerpost_async.testing._quirks import Quirks
 
 if TYPE_CHECKING:
     from powerpost_async._client import PowerPost
@@ -65,8 +66,9 @@ class FakePowerPost:
     credits and rate-limit headers. Generations go ``pending -> processing ->
     completed | failed`` on a schedule read off ``clock``, so a
     [`VirtualClock`][powerpost_async.testing.VirtualClock]
-    makes a whole lifecycle take no real time. Faults can be injected (`faults`)
-    and every request is logged (`requests`).
+    makes a whole lifecycle take no real time. Faults can be injected (`faults`),
+    legal but unusual behaviours switched on (`quirks`), and every request is logged
+    (`requests`).
 
     Use it in one of three ways:
 
@@ -103,6 +105,9 @@ class FakePowerPost:
         epoch: The wall-clock time the server starts at: ``created_at``, the ``Date``
             and ``X-RateLimit-Reset`` headers are this plus the clock's progress since
             construction, so a virtual clock makes them reproducible.
+        quirks: Legal but unusual behaviours to start with (see
+            [`Quirks`][powerpost_async.testing.Quirks]); ``None``: none. Change them
+            later through `quirks`.
     """
 
     def __init__(
@@ -118,7 +123,10 @@ class FakePowerPost:
         seed: int = 0,
         rate_limit: tuple[int, float] | None = None,
         epoch: datetime = DEFAULT_EPOCH,
+        quirks: Quirks | None = None,
     ) -> None:
+        if quirks is not None and not isinstance(quirks, Quirks):
+            raise TypeError(f"quirks must be a Quirks, got {type(quirks).__name__}")
         self._core = Core(
             keys={DEFAULT_API_KEY: [DEFAULT_WORKSPACE_ID]} if keys is None else keys,
             credits=credits,
@@ -129,6 +137,7 @@ class FakePowerPost:
             seed=seed,
             rate_limit=rate_limit,
             epoch=epoch,
+            quirks=quirks,
         )
         self._clock = clock
         if sleep is None:
@@ -154,6 +163,14 @@ class FakePowerPost:
     def faults(self) -> Faults:
         """The faults to inject: ``server.faults.script(...)``, ``.random(...)``."""
         return self._core.faults
+
+    @property
+    def quirks(self) -> Quirks:
+        """The unusual behaviours switched on: ``server.quirks.order = "oldest_first"``.
+
+        See [`Quirks`][powerpost_async.testing.Quirks]; the next request obeys a change.
+        """
+        return self._core.quirks
 
     @property
     def requests(self) -> RequestLog:
