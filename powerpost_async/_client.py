@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import ipaddress
 import logging
+import math
 import os
-import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
+import attrs
 import tenacity as _t
 from yarl import URL
 
@@ -32,7 +34,10 @@ from ._http import (
     error_from_response,
     user_agent,
 )
+from ._policy import RETRY_BACKOFF, may_resend
+from ._ratelimit import MAX_PAUSE, RateLimitGate
 from ._resources import Account, Generations
+from ._timing import Clock, Sleep
 from ._transport import Request, Response, Transport
 
 __all__ = ["DEFAULT_BASE_URL", "PowerPost"]
@@ -42,14 +47,16 @@ T = TypeVar("T")
 logger = logging.getLogger("powerpost_async")
 
 DEFAULT_BASE_URL: Final = "https://powerpost.ai"
-# Full-jitter exponential backoff between retries: uniform(0, min(MAX, INITIAL * 2**n)).
-BACKOFF_INITIAL: Final = 0.5
-BACKOFF_MAX: Final = 8.0
+# An attempt left with less than this before its deadline still gets this long.
+_MIN_ATTEMPT: Final = 0.001
 
-RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
+class _FromTimeout(enum.Enum):
+    FROM_TIMEOUT = enum.auto()
+
+
+#: Internal: the call's deadline is its timeout from now (what every public call does).
+FROM_TIMEOUT: Final = _FromTimeout.FROM_TIMEOUT
 
 
 class PowerPost:
@@ -70,18 +77,24 @@ class PowerPost:
         base_url: Defaults to ``$POWERPOST_BASE_URL``, then ``https://powerpost.ai``.
         transport: How requests are sent; defaults to a new
             [`AiohttpTransport`][powerpost_async.AiohttpTransport]. The client closes it on exit.
-        timeout: Seconds one HTTP exchange may take (default 30; ``None``: no limit).
+        timeout: Seconds a call may take (default 60; ``None``: no limit): its deadline,
+            covering every attempt, the backoff between them and any time it is held
+            back by a 429's pause or the circuit breaker. Waits (``wait``, ``wait_many``,
+            ``as_completed``) have their own ``timeout`` and use this one per request.
         max_retries: Retries after a retryable failure (default 2: connection error, timeout, 429,
             500/502/503/504); ``create`` is only retried when it surely was not received.
-        max_retry_after: A 429 asking us to wait longer than this (default 60 s) is raised at once
-            (as [`RateLimitError`][powerpost_async.RateLimitError] with ``retry_after`` set).
+        max_retry_after: The longest a call (other than a wait) is held back by a pause,
+            whatever its deadline (default 60 s). A 429 asking for longer is raised at once
+            (as [`RateLimitError`][powerpost_async.RateLimitError] with ``retry_after`` set),
+            and so are later calls while the client is paused for longer.
         allow_insecure_http: Allow a plain ``http://`` base URL that is not loopback
             (sends your key in clear text: only for trusted networks).
         circuit_breaker: After 10 consecutive failures (5xx, no answer) across the
-            client, hold every request back (raising
-            [`CircuitOpenError`][powerpost_async.CircuitOpenError], nothing
-            sent) and let one probe test the API after a cool-down of 1 s, doubling to
-            30 s: an outage then costs one request per cool-down, not a storm of retries.
+            client, hold every request back (nothing sent) and let one probe test the API
+            after a cool-down of 1 s, doubling to 30 s: an outage then costs one request
+            per cool-down, not a storm of retries. Calls that may retry wait in line
+            within their deadline and go as soon as the probe succeeds; the others get
+            [`CircuitOpenError`][powerpost_async.CircuitOpenError] at once.
         clock: Monotonic clock in seconds (injectable for tests).
         sleep: Async sleep (injectable for tests, e.g. to run in virtual time).
 
@@ -97,7 +110,7 @@ class PowerPost:
         *,
         base_url: str | None = None,
         transport: Transport | None = None,
-        timeout: float | None = 30.0,
+        timeout: float | None = 60.0,
         max_retries: int = 2,
         max_retry_after: float = 60.0,
         allow_insecure_http: bool = False,
@@ -144,9 +157,11 @@ class PowerPost:
             {**base_headers, "X-Workspace-Id": workspace_id} if workspace_id else None
         )
         self._json_headers: dict[bool, Mapping[str, str]] = {}
-        # A 429's retry hint slows the whole client: nothing is sent before this instant.
-        self._not_before = 0.0
-        self._breaker = CircuitBreaker(self._clock) if circuit_breaker else None
+        # The gates every request passes: a 429's pause and paced release, the breaker.
+        self._rate = RateLimitGate(
+            self._clock, self._sleep, ceiling=max(MAX_PAUSE, self._max_retry_after)
+        )
+        self._breaker = CircuitBreaker(self._clock, self._sleep) if circuit_breaker else None
         self._closed = False
 
         self.generations: Generations = Generations(self)
@@ -168,7 +183,7 @@ class PowerPost:
 
     @property
     def timeout(self) -> float | None:
-        """Default seconds one HTTP exchange may take."""
+        """Default seconds a call may take, retries and pauses included."""
         return self._timeout
 
     @property
@@ -210,8 +225,10 @@ class PowerPost:
         if self._closed:
             return
         self._closed = True
-        await self.generations._aclose()
-        await self._transport.aclose()
+        try:
+            await self.generations._aclose()
+        finally:
+            await self._transport.aclose()
 
     # -- the request path -----------------------------------------------------------------
 
@@ -240,7 +257,7 @@ class PowerPost:
         method: str,
         path: str,
         content: bytes | None,
-        timeout: float | UseClientDefault | None,
+        timeout: float | None,
         *,
         workspace: bool = True,
     ) -> Request:
@@ -249,8 +266,24 @@ class PowerPost:
             self._base_url + path,
             self._headers(workspace=workspace, json_body=content is not None),
             content,
-            self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout),
+            timeout,
         )
+
+    def _plan(
+        self,
+        timeout: float | UseClientDefault | None,
+        max_retries: int | UseClientDefault,
+        deadline: float | _FromTimeout | None,
+    ) -> tuple[float | None, float | None, int]:
+        """(each attempt's timeout, the call's deadline, retries) of one call."""
+        attempt = self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout)
+        retries = (
+            self._max_retries if max_retries is USE_CLIENT_DEFAULT else _check_retries(max_retries)
+        )
+        if deadline is FROM_TIMEOUT:
+            # A call's timeout is its deadline: attempts, retries and pauses included.
+            return attempt, None if attempt is None else self._clock() + attempt, retries
+        return attempt, deadline, retries
 
     # The three callers below repeat their few lines of send-then-recover on purpose:
     # a shared coroutine would put one more frame on every request's hot path.
@@ -263,13 +296,15 @@ class PowerPost:
         workspace: bool = True,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        deadline: float | _FromTimeout | None = FROM_TIMEOUT,
+        patient: bool = False,
     ) -> T:
-        request = self._request("GET", path, None, timeout, workspace=workspace)
-        retries = self._retries(max_retries)
+        attempt, deadline, retries = self._plan(timeout, max_retries, deadline)
+        request = self._request("GET", path, None, attempt, workspace=workspace)
         try:  # the happy path: one call, no retry machinery
-            response, data = await self._send_once(request)
+            response, data = await self._send_once(request, deadline, retries > 0, patient)
         except APIError as error:
-            response, data = await self._recover(request, error, True, retries)
+            response, data = await self._recover(request, error, True, deadline, retries, patient)
         return structure(data, cls, body=response.content)
 
     async def _get_json(
@@ -278,14 +313,16 @@ class PowerPost:
         *,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        deadline: float | _FromTimeout | None = FROM_TIMEOUT,
+        patient: bool = False,
     ) -> tuple[Response, Any]:
         """Like ``_get``, but the decoded body is returned unstructured (see ``iterate``)."""
-        request = self._request("GET", path, None, timeout)
-        retries = self._retries(max_retries)
+        attempt, deadline, retries = self._plan(timeout, max_retries, deadline)
+        request = self._request("GET", path, None, attempt)
         try:
-            return await self._send_once(request)
+            return await self._send_once(request, deadline, retries > 0, patient)
         except APIError as error:
-            return await self._recover(request, error, True, retries)
+            return await self._recover(request, error, True, deadline, retries, patient)
 
     async def _post(
         self,
@@ -296,44 +333,52 @@ class PowerPost:
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> T:
-        request = self._request("POST", path, content, timeout)
-        retries = self._retries(max_retries)
+        attempt, deadline, retries = self._plan(timeout, max_retries, FROM_TIMEOUT)
+        request = self._request("POST", path, content, attempt)
         try:
-            response, data = await self._send_once(request)
+            response, data = await self._send_once(request, deadline, retries > 0, False)
         except APIError as error:
-            response, data = await self._recover(request, error, False, retries)
+            response, data = await self._recover(request, error, False, deadline, retries, False)
         return structure(data, cls, body=response.content)
 
-    def _retries(self, max_retries: int | UseClientDefault) -> int:
-        if max_retries is USE_CLIENT_DEFAULT:
-            return self._max_retries
-        return _check_retries(max_retries)
+    def _hold_limit(self, deadline: float | None, patient: bool) -> float:
+        """The latest instant a call may be held back until (by a pause or the breaker).
 
-    async def _recover(
-        self, request: Request, error: APIError, idempotent: bool, retries: int
+        Its deadline; for a call that is not a wait, also never longer than
+        ``max_retry_after`` from now.
+        """
+        limit = math.inf if deadline is None else deadline
+        if not patient:
+            limit = min(limit, self._clock() + self._max_retry_after)
+        return limit
+
+    async def _admit(
+        self, request: Request, deadline: float | None, may_wait: bool, patient: bool
+    ) -> tuple[Request, bool]:
+        """Pass the gates (the 429 pause and pacing, the breaker) within the call's limit.
+
+        Returns the request (its timeout shortened by the time spent waiting, so the
+        deadline holds) and whether it is the breaker's probe.
+        """
+        limit = self._hold_limit(deadline, patient)
+        if self._rate.engaged:
+            await self._rate.admit(limit)
+        breaker = self._breaker
+        probe = False
+        if breaker is not None and breaker.open_until:
+            probe = await breaker.admit(limit, may_wait=may_wait or patient)
+        return _shortened(request, deadline, self._clock), probe
+
+    async def _send_once(
+        self, request: Request, deadline: float | None, may_wait: bool, patient: bool
     ) -> tuple[Response, Any]:
-        """After a failed first attempt: retry if it is safe and allowed, else re-raise."""
-        if retries == 0 or not self._should_retry(error, idempotent):
-            raise error
-        return await self._retry(request, error, idempotent, retries)
-
-    async def _send_once(self, request: Request) -> tuple[Response, Any]:
         if self._closed:
             raise PowerPostError("this PowerPost client is closed; create a new one")
-        if self._not_before:
-            delay = self._not_before - self._clock()
-            if delay > 0:
-                if delay > self._max_retry_after:
-                    # The whole client is rate limited for longer than we may wait.
-                    raise RateLimitError(
-                        "the client is rate limited: the API asked to wait "
-                        f"{delay:.1f} s more, longer than max_retry_after",
-                        code="RATE_LIMIT_EXCEEDED",
-                        retry_after=delay,
-                    )
-                await self._sleep(delay)
+        rate = self._rate
         breaker = self._breaker
-        probe = breaker.admit() if breaker is not None else False
+        probe = False
+        if rate.paced or rate.pause_until or (breaker is not None and breaker.open_until):
+            request, probe = await self._admit(request, deadline, may_wait, patient)
         debug = logger.isEnabledFor(logging.DEBUG)
         started = self._clock() if debug else 0.0
         try:
@@ -362,6 +407,8 @@ class PowerPost:
                 response.status_code,
                 (self._clock() - started) * 1000,
             )
+        if rate.paced:
+            rate.observe(response.headers)
         if 200 <= response.status_code < 300:
             try:
                 data = decode_json(response)
@@ -379,40 +426,39 @@ class PowerPost:
             else:
                 breaker.success()
         error = error_from_response(response, now=time.time())
-        if isinstance(error, RateLimitError) and error.retry_after:
-            # Slow the whole client, but never for longer than max_retry_after: a hint of
-            # a day (or a hostile one) must not silence the client for a day.
-            pause = min(error.retry_after, self._max_retry_after)
-            self._not_before = max(self._not_before, self._clock() + pause)
+        if isinstance(error, RateLimitError):
+            # Slow the whole client, then release what it held paced.
+            rate.rate_limited(error.retry_after, response.headers)
         raise error
 
-    def _should_retry(self, error: BaseException, idempotent: bool) -> bool:
-        if isinstance(error, RateLimitError):
-            # Rejected before any work was done, so even a create may go again, unless
-            # the server asks for a longer pause than we are allowed to take.
-            return error.retry_after is None or error.retry_after <= self._max_retry_after
-        if isinstance(error, APIStatusError):
-            return idempotent and error.status_code in RETRYABLE_STATUS
-        if isinstance(error, APIConnectionError):
-            # A create that may have reached the server must not be sent twice.
-            return idempotent or not error.request_sent
-        # A garbled body is a transport fault: read again. A create may have worked: don't.
-        return idempotent and isinstance(error, MalformedResponseError)
-
-    def _wait(self, state: _t.RetryCallState) -> float:
-        """Full-jitter exponential backoff, or the server's hint, whichever is later."""
-        backoff = random.uniform(
-            0, min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (state.attempt_number - 1))
-        )
-        gate = self._not_before
-        if self._breaker is not None:
-            gate = max(gate, self._breaker.open_until)
-        return max(backoff, gate - self._clock(), 0.0)
-
-    async def _retry(
-        self, request: Request, first_error: APIError, idempotent: bool, retries: int
+    async def _recover(
+        self,
+        request: Request,
+        first_error: APIError,
+        idempotent: bool,
+        deadline: float | None,
+        retries: int,
+        patient: bool,
     ) -> tuple[Response, Any]:
+        """After a failed first attempt: retry while it is safe, allowed and in time."""
+        if retries == 0 or not may_resend(first_error, idempotent=idempotent):
+            raise first_error
         pending: list[APIError] = [first_error]
+        planned = [0.0]
+
+        def retry(state: _t.RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome is not None else None
+            if error is None or not may_resend(error, idempotent=idempotent):
+                return False
+            # The pause: the backoff, or longer while a gate holds requests back anyway.
+            pause = RETRY_BACKOFF.delay(state.attempt_number - 1)
+            pause = max(pause, self._rate.remaining_pause())
+            if self._breaker is not None:
+                pause = max(pause, self._breaker.remaining_cooldown())
+            if self._clock() + pause > self._hold_limit(deadline, patient):
+                return False  # it would outlast the call's deadline: give up now
+            planned[0] = pause
+            return True
 
         def before_sleep(state: _t.RetryCallState) -> None:
             if logger.isEnabledFor(logging.DEBUG) and state.outcome is not None:
@@ -420,7 +466,7 @@ class PowerPost:
                     "retrying %s %s in %.2f s after %s (retry %d of %d)",
                     request.method,
                     _path(request.url),
-                    state.upcoming_sleep,
+                    planned[0],
                     _short(state.outcome.exception()),
                     state.attempt_number,
                     retries,
@@ -428,8 +474,8 @@ class PowerPost:
 
         retrying = _t.AsyncRetrying(
             stop=_t.stop_after_attempt(retries + 1),
-            wait=self._wait,
-            retry=_t.retry_if_exception(lambda exc: self._should_retry(exc, idempotent)),
+            wait=lambda state: planned[0],
+            retry=retry,
             sleep=self._sleep,
             before_sleep=before_sleep,
             reraise=True,
@@ -438,10 +484,22 @@ class PowerPost:
             with attempt:
                 if pending:  # the failure that got us here counts as the first attempt
                     raise pending.pop()
-                return await self._send_once(request)
+                return await self._send_once(
+                    _shortened(request, deadline, self._clock), deadline, True, patient
+                )
         raise AssertionError(
             "unreachable: tenacity either returns or re-raises"
         )  # pragma: no cover
+
+
+def _shortened(request: Request, deadline: float | None, clock: Clock) -> Request:
+    """``request`` with its timeout cut to what is left before ``deadline``."""
+    if deadline is None:
+        return request
+    left = max(deadline - clock(), _MIN_ATTEMPT)
+    if request.timeout is None or left < request.timeout:
+        return attrs.evolve(request, timeout=left)
+    return request
 
 
 def _short(exc: BaseException | None) -> str:

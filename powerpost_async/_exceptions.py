@@ -32,7 +32,7 @@ Data is carried as attributes (``status_code``, ``code``, ``message``, ``request
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -112,13 +112,16 @@ class APIStatusError(APIError):
         return text
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only constructor: teach pickle (and copy) how to rebuild us.
-        return (_rebuild, (type(self), self.message, self.__dict__.copy()))
+        # Keyword-only constructor: teach pickle (and copy) how to rebuild us, with the
+        # same args (so the same str()) and the same attributes.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
 
 
-def _rebuild(cls: type[APIStatusError], message: str, state: dict[str, object]) -> APIStatusError:
+def _rebuild(
+    cls: type[APIStatusError], args: tuple[object, ...], state: dict[str, object]
+) -> APIStatusError:
     error = cls.__new__(cls)
-    Exception.__init__(error, message)
+    Exception.__init__(error, *args)
     error.__dict__.update(state)
     return error
 
@@ -286,11 +289,18 @@ class GenerationFailedError(PowerPostError):
 class WaitTimeoutError(PowerPostError, TimeoutError):
     """A wait's deadline passed before the generation(s) finished.
 
+    Nothing the wait learnt is lost with it: what finished and what failed before the
+    deadline travel on the error.
+
     Attributes:
         generation: The last state seen of the generation awaited by ``wait`` (``None`` if
             no poll succeeded, or for multi-id waits).
         pending_ids: The ids that had not finished when the deadline passed.
         timeout: The deadline, in seconds.
+        finished: Multi-id waits: the generations that did finish in time, by id
+            (``wait_many`` would otherwise lose them; ``as_completed`` yielded them).
+        errors: Multi-id waits: the per-id errors met before the deadline (e.g.
+            ``NotFoundError`` for an unknown id), by id.
     """
 
     def __init__(
@@ -300,17 +310,29 @@ class WaitTimeoutError(PowerPostError, TimeoutError):
         timeout: float,
         pending_ids: Sequence[str] = (),
         generation: Generation | None = None,
+        finished: Mapping[str, Generation] | None = None,
+        errors: Mapping[str, Exception] | None = None,
     ) -> None:
         self.message = message
         self.timeout = timeout
         self.pending_ids = tuple(pending_ids)
         self.generation = generation
+        self.finished: Mapping[str, Generation] = dict(finished or {})
+        self.errors: Mapping[str, Exception] = dict(errors or {})
         super().__init__(message)
 
     def __reduce__(self) -> tuple[object, ...]:
         return (
             _rebuild_wait_timeout,
-            (type(self), self.message, self.timeout, self.pending_ids, self.generation),
+            (
+                type(self),
+                self.message,
+                self.timeout,
+                self.pending_ids,
+                self.generation,
+                self.finished,
+                self.errors,
+            ),
         )
 
 
@@ -320,8 +342,17 @@ def _rebuild_wait_timeout(
     timeout: float,
     pending_ids: tuple[str, ...],
     generation: Generation | None,
+    finished: Mapping[str, Generation] | None = None,
+    errors: Mapping[str, Exception] | None = None,
 ) -> WaitTimeoutError:
-    return cls(message, timeout=timeout, pending_ids=pending_ids, generation=generation)
+    return cls(
+        message,
+        timeout=timeout,
+        pending_ids=pending_ids,
+        generation=generation,
+        finished=finished,
+        errors=errors,
+    )
 
 
 STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import warnings
-from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ._bulk import run_bounded, statuses
 from ._converter import dumps, structure
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
-from ._exceptions import PowerPostWarning, ResponseValidationError
+from ._exceptions import PowerPostWarning
 from ._http import API_PREFIX, path_segment, query_string
 from ._models import (
     KNOWN_POST_TYPES,
@@ -21,14 +21,14 @@ from ._models import (
     GenerationSummary,
     Page,
 )
+from ._pagination import walk_pages
 from ._waiting import (
+    Engine,
     GenerationRef,
     ProgressCallback,
     Strategy,
-    Tracker,
     distinct_ids,
     generation_id_of,
-    run_bounded,
 )
 from .webhooks import GenerationCompletedEvent, GenerationFailedEvent, WebhookEvent
 
@@ -46,8 +46,6 @@ MAX_PAGE_SIZE = 100
 MAX_CTA_TEXT = 100
 MAX_SOURCE_URLS = 10
 MAX_MEDIA_IDS = 10
-# has_more with an empty page is legal once in a while (a filtered page); forever is a bug.
-MAX_EMPTY_PAGES = 10
 
 ResearchMode = Literal["regular", "deep"]
 StatusArg = GenerationStatus | Literal["pending", "processing", "completed", "failed"]
@@ -58,7 +56,13 @@ class Generations:
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
-        self._tracker = Tracker(client)
+        self._engine = Engine(
+            _EngineSource(self),
+            clock=client._clock,
+            sleep=client._sleep,
+            workspace_id=client.workspace_id,
+            client_closed=lambda: client.is_closed,
+        )
 
     async def list(
         self,
@@ -134,44 +138,19 @@ class Generations:
         timeout: float | UseClientDefault | None,
         max_retries: int | UseClientDefault,
     ) -> AsyncGenerator[GenerationSummary, None]:
-        def fetch(cursor: str | None) -> Awaitable[tuple[Response, Any]]:
+        def fetch(cursor: str | None) -> Any:
             query = query_string({"status": status, "limit": page_size, "cursor": cursor})
             return self._client._get_json(
                 GENERATIONS_PATH + query, timeout=timeout, max_retries=max_retries
             )
 
-        cursors = _CursorTrail()
-        ahead: asyncio.Future[tuple[Response, Any]] | None = None
-        response, data = await fetch(None)
+        pages = walk_pages(fetch, _raw, prefetch=prefetch)
         try:
-            while True:
-                # Ask for the next page first, then structure this one while it travels:
-                # the network and the CPU work overlap.
-                peeked = _peek_cursor(data)
-                if prefetch and peeked is not None and peeked not in cursors:
-                    ahead = asyncio.ensure_future(fetch(peeked))
-                    # Let it run up to its first wait, i.e. send the request, before the
-                    # CPU work below: a new task does not start until the loop gets a turn.
-                    await asyncio.sleep(0)
-                page = structure(data, Page[GenerationSummary], body=response.content)
-                problem: ResponseValidationError | None = None
-                try:
-                    cursor = cursors.follow(page)
-                except ResponseValidationError as error:
-                    cursor, problem = None, error  # raised once this page is yielded
-                for summary in page.data:
+            async for response, data in pages:
+                for summary in structure(data, Page[GenerationSummary], body=response.content).data:
                     yield summary
-                if problem is not None:
-                    raise problem
-                if cursor is None:
-                    return
-                if ahead is not None and cursor == peeked:
-                    (response, data), ahead = await ahead, None
-                else:
-                    response, data = await fetch(cursor)
         finally:
-            if ahead is not None:
-                await _discard(ahead)
+            await pages.aclose()
 
     async def get(
         self,
@@ -276,7 +255,7 @@ class Generations:
             WaitTimeoutError: The deadline passed (``.generation`` is the last state seen).
             NotFoundError: No such generation.
         """
-        return await self._tracker.wait(
+        return await self._engine.wait(
             generation_id,
             timeout=timeout,
             interval=interval,
@@ -313,7 +292,7 @@ class Generations:
         Raises:
             WaitTimeoutError: At the deadline, naming the ids still pending.
         """
-        return self._tracker.as_completed(
+        return self._engine.as_completed(
             generation_ids,
             timeout=timeout,
             interval=interval,
@@ -380,7 +359,7 @@ class Generations:
         Raises:
             WaitTimeoutError: At the deadline, naming the ids still pending.
         """
-        return await self._tracker.wait_many(
+        return await self._engine.wait_many(
             generation_ids,
             timeout=timeout,
             interval=interval,
@@ -461,7 +440,32 @@ class Generations:
         Raises:
             NotFoundError: An id is unknown (unless ``return_exceptions``).
         """
-        return await self._tracker.statuses(generation_ids, return_exceptions=return_exceptions)
+        _, ids = distinct_ids(generation_ids)
+        found = await statuses(ids, self._walk_status, self._get_each)
+        if not return_exceptions:
+            for generation_id in ids:
+                outcome = found[generation_id]
+                if isinstance(outcome, Exception):
+                    raise outcome
+        return {i: found[i] for i in ids}
+
+    async def _walk_status(
+        self, status: GenerationStatus, max_pages: int | None
+    ) -> AsyncGenerator[GenerationSummary, None]:
+        def fetch(cursor: str | None) -> Any:
+            query = query_string({"status": status.value, "limit": MAX_PAGE_SIZE, "cursor": cursor})
+            return self._client._get_json(GENERATIONS_PATH + query)
+
+        pages = walk_pages(fetch, _raw, max_pages=max_pages)
+        try:
+            async for response, data in pages:
+                for summary in structure(data, Page[GenerationSummary], body=response.content).data:
+                    yield summary
+        finally:
+            await pages.aclose()
+
+    async def _get_each(self, ids: builtins.list[str]) -> builtins.list[Generation | Exception]:
+        return await self.get_many(ids, return_exceptions=True)
 
     async def feed(self, event: WebhookEvent | str) -> bool:
         """Tell the client a generation finished (from a webhook): its waits resolve now.
@@ -478,65 +482,41 @@ class Generations:
             Whether the event concerned a generation being awaited.
         """
         if isinstance(event, str):
-            return await self._tracker.feed(generation_id_of(event), None)
+            return await self._engine.feed(generation_id_of(event), None)
         if isinstance(event, (GenerationCompletedEvent, GenerationFailedEvent)):
-            return await self._tracker.feed(event.generation_id, event.workspace_id)
+            return await self._engine.feed(event.generation_id, event.workspace_id)
         return False
 
     async def _aclose(self) -> None:
-        """Stop the shared sweeper; waits still running fail with a clear error."""
-        await self._tracker.aclose()
+        """Stop the shared sweeper and pollers; waits still running fail with a clear error."""
+        await self._engine.aclose()
 
 
-class _CursorTrail:
-    """Follows ``next_cursor`` and refuses pagination that would never end."""
+class _EngineSource:
+    """What the waiting engine may do with the API: read generations and list pages."""
 
-    def __init__(self) -> None:
-        self._seen: set[str] = set()
-        self._empty_pages = 0
+    __slots__ = ("_generations",)
 
-    def __contains__(self, cursor: str) -> bool:
-        """Whether ``cursor`` was followed already (following it again would loop)."""
-        return cursor in self._seen
+    def __init__(self, generations: Generations) -> None:
+        self._generations = generations
 
-    def follow(self, page: Page[GenerationSummary]) -> str | None:
-        """The cursor of the page after ``page``, or ``None`` after the last one."""
-        if not page.has_more:
-            return None
-        cursor = page.next_cursor
-        if cursor is None:
-            raise ResponseValidationError(
-                "inconsistent pagination: has_more is true but next_cursor is null"
-            )
-        if cursor in self._seen:
-            raise ResponseValidationError(
-                f"inconsistent pagination: the server returned cursor {cursor!r} twice; "
-                "stopping instead of looping forever"
-            )
-        self._seen.add(cursor)
-        self._empty_pages = 0 if page.data else self._empty_pages + 1
-        if self._empty_pages >= MAX_EMPTY_PAGES:
-            raise ResponseValidationError(
-                f"inconsistent pagination: {self._empty_pages} empty pages in a row, each "
-                "claiming has_more; stopping instead of looping"
-            )
-        return cursor
+    async def fetch(
+        self, generation_id: str, *, deadline: float | None, patient: bool = True
+    ) -> Generation:
+        path = f"{GENERATIONS_PATH}/{path_segment(generation_id)}"
+        return await self._generations._client._get(
+            path, Generation, deadline=deadline, patient=patient
+        )
+
+    async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:
+        query = query_string({"status": status, "limit": MAX_PAGE_SIZE, "cursor": cursor})
+        return await self._generations._client._get_json(
+            GENERATIONS_PATH + query, deadline=None, patient=True
+        )
 
 
-def _peek_cursor(data: Any) -> str | None:
-    """The next page's cursor, read off the raw page before it is structured."""
-    if type(data) is dict and data.get("has_more") is True:
-        cursor = data.get("next_cursor")
-        return cursor if type(cursor) is str and cursor else None
-    return None
-
-
-async def _discard(future: asyncio.Future[Any]) -> None:
-    """Cancel a prefetch nobody will use, wait for it to end, and drop its outcome."""
-    future.cancel()
-    await asyncio.wait({future})
-    if not future.cancelled():
-        future.exception()  # mark retrieved: a failure here concerns nobody
+def _raw(page: tuple[Response, Any]) -> Any:
+    return page[1]
 
 
 class Account:

@@ -293,6 +293,7 @@ async def test_cancel_between_pages(
     assert clock.waiting == 0  # the hanging prefetch was cancelled, not left to run
     assert len(server.requests) == (2 if prefetch else 1)
     await nothing_fires_later(server, clock)
+    server.faults.clear()  # without prefetch, the hanging answer was never asked for
     everything = [s.generation_id async for s in pp.generations.iterate(page_size=100)]
     assert everything[:100] == seen
     assert len(everything) == 250
@@ -329,7 +330,8 @@ async def test_cancel_a_polling_wait(
 ) -> None:
     (generation_id,) = server.seed_generations(1, status="processing")
     task = asyncio.ensure_future(pp.generations.wait(generation_id, strategy="poll"))
-    await until(lambda: len(server.requests) == 1 and clock.waiting == 1)  # between polls
+    # Between polls: the id's poller sleeps, and the wait sleeps until its deadline.
+    await until(lambda: len(server.requests) == 1 and clock.waiting == 2)
 
     await cancel(task)
 
@@ -346,7 +348,8 @@ async def test_cancel_one_of_two_waits_on_the_same_id_leaves_the_other_waiting(
     (generation_id,) = server.seed_generations(1, status="processing")
     first = asyncio.ensure_future(pp.generations.wait(generation_id, strategy="poll"))
     second = asyncio.ensure_future(pp.generations.wait(generation_id, strategy="poll"))
-    await until(lambda: len(server.requests) >= 2 and clock.waiting >= 2)
+    # One poller for the id (one GET), two waits sleeping until their deadlines.
+    await until(lambda: len(server.requests) == 1 and clock.waiting == 3)
 
     await cancel(first)
 

@@ -368,7 +368,8 @@ async def test_retries(api: FakePowerPost, capsys: pytest.CaptureFixture[str]) -
 
 async def test_status_badge_says_why() -> None:
     badge = load("retries").status_badge
-    server = virtual(processing=60)
+    clock = VirtualClock()
+    server = virtual(processing=60, clock=clock)
     async with server.client() as pp:
         created = await pp.generations.create(prompt="Dark mode", post_types=["x-post"])
         generation_id = created.generation_id
@@ -376,6 +377,11 @@ async def test_status_badge_says_why() -> None:
         assert await badge(pp, "gen_missing") == "error 404 NOT_FOUND (request id req_000003)"
         server.faults.script(Fault.rate_limit(retry_after=5), on="get")
         assert await badge(pp, generation_id) == "busy: try again in 5 s"
+        sent = len(server.requests)
+        # The client is paused for 5 s: longer than the badge's 2 s, so it says so at once.
+        assert await badge(pp, generation_id) == "busy: try again in 5 s"
+        assert len(server.requests) == sent
+        await clock.sleep(5)
         server.faults.script(Fault.drop(), on="get")
         assert (await badge(pp, generation_id)).startswith("PowerPost unreachable: ")
         # Nine more failures in a row (the drop was the first): the breaker opens.

@@ -279,9 +279,26 @@ async def test_429_hint_slows_the_whole_client(
 
 
 async def test_cap_is_configurable(make_client: ClientFactory, sleep: RecordingSleep) -> None:
-    async with make_client(scripted(rate_limited(retryAfter=90), OK), max_retry_after=120) as pp:
+    async with make_client(
+        scripted(rate_limited(retryAfter=90), OK), max_retry_after=120, timeout=None
+    ) as pp:
         await pp.generations.get("abc")
     assert sleep.calls == [pytest.approx(90.0)]
+
+
+async def test_a_pause_never_outlasts_the_call_timeout(
+    make_client: ClientFactory, sleep: RecordingSleep
+) -> None:
+    # max_retry_after allows 90 s, but this call's deadline is 10 s: it fails at once.
+    async with make_client(scripted(rate_limited(retryAfter=90), OK), max_retry_after=120) as pp:
+        with pytest.raises(RateLimitError) as info:
+            await pp.generations.get("abc", timeout=10)
+        assert info.value.retry_after == 90
+        with pytest.raises(RateLimitError) as again:  # later calls too, nothing sent
+            await pp.generations.get("other", timeout=10)
+        assert again.value.retry_after == pytest.approx(90.0)
+        assert len(pp.transport.requests) == 1  # type: ignore[attr-defined]
+    assert sleep.calls == []
 
 
 # -- create: never sent twice when it may have been received --------------------------------
@@ -362,12 +379,38 @@ async def test_debug_log_has_method_path_status_and_retries_but_never_the_key(
     assert API_KEY not in repr(info.value)
 
 
-async def test_a_huge_429_hint_pauses_the_client_at_most_max_retry_after(
+async def test_an_over_long_hint_fails_later_calls_at_once_until_it_ends(
     make_client: ClientFactory, sleep: RecordingSleep
 ) -> None:
+    # A pause longer than max_retry_after is not waited out: the 429 is raised, and
+    # every later call fails at once (nothing sent) while the client is paused.
+    async with make_client(scripted(rate_limited(retryAfter=600), OK)) as pp:
+        with pytest.raises(RateLimitError):
+            await pp.generations.get("abc")
+        for elapsed in (0, 100, 539):
+            sleep.now = 1000.0 + elapsed
+            with pytest.raises(RateLimitError) as info:
+                await pp.generations.get("abc")
+            assert info.value.retry_after == pytest.approx(600.0 - elapsed)
+        assert len(pp.transport.requests) == 1  # type: ignore[attr-defined]
+        sleep.now = 1000.0 + 550  # 50 s left: within max_retry_after, waited out
+        generation = await pp.generations.get("abc")
+    assert generation.generation_id
+    assert sleep.calls == [pytest.approx(50.0)]
+
+
+async def test_a_huge_429_hint_gates_the_client_for_at_most_fifteen_minutes(
+    make_client: ClientFactory, sleep: RecordingSleep
+) -> None:
+    # A buggy retryAfter of 31 years must not silence the client for 31 years: the
+    # pause is capped at 900 s, after which one request asks again.
     async with make_client(scripted(rate_limited(retryAfter=10**9), OK)) as pp:
         with pytest.raises(RateLimitError):
             await pp.generations.get("abc")
-        generation = await pp.generations.get("abc")  # waits the cap, then goes
+        with pytest.raises(RateLimitError) as info:
+            await pp.generations.get("abc")
+        assert info.value.retry_after == pytest.approx(900.0)
+        sleep.now += 900
+        generation = await pp.generations.get("abc")
     assert generation.generation_id
-    assert sleep.calls == [pytest.approx(60.0)]
+    assert sleep.calls == []

@@ -384,7 +384,8 @@ async def test_aiohttp_webhook_ends_a_pending_sync_request_at_once() -> None:
         )
         async with TestClient(TestServer(app)) as client:
             sync = asyncio.create_task(client.post("/captions/sync", json=CAPTION))
-            await until(lambda: clock.waiting > 0, "the wait sleeps between polls")
+            # The wait sleeps until its deadline, and the id's poller between polls.
+            await until(lambda: clock.waiting >= 2, "the wait sleeps between polls")
             (generation,) = fake_server.generations()
             fake_server.complete_all()
             hook = await client.post(

@@ -625,7 +625,7 @@ BAD_HAS_MORE = {None: {"data": summaries("a"), "next_cursor": "n", "has_more": "
     ("pages", "yielded", "most_requests", "message"),
     [
         (CYCLE, ["a", "b", "c"], 3, "cursor 'A' twice"),
-        (EMPTY_CURSOR, ["a", "a"], 2, "cursor '' twice"),
+        (EMPTY_CURSOR, ["a"], 1, "next_cursor is empty"),
         (NULL_AFTER_ITEMS, ["a", "b", "c"], 2, "next_cursor is null"),
         (BAD_CURSOR_TYPE, [], 1, "next_cursor"),
         (BAD_HAS_MORE, [], 1, "boolean"),

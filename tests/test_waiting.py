@@ -156,7 +156,7 @@ async def test_wait_rides_out_transient_failures(server: FakePowerPost) -> None:
     [
         ({"timeout": 0}, "timeout must be a positive number"),
         ({"interval": 0}, "interval must be a positive number"),
-        ({"interval": 5, "max_interval": 1}, "max_interval must be a number >= interval"),
+        ({"interval": 5, "max_interval": 1}, "max_interval must be a finite number >= interval"),
         ({"strategy": "fast"}, "strategy must be 'auto', 'poll' or 'sweep'"),
     ],
 )

@@ -1,0 +1,84 @@
+"""Polling one id: one task per awaited id, however many callers await it.
+
+The poller GETs the generation at once, then after ``interval`` seconds, each pause 1.5
+times the last (jittered, capped at ``max_interval``, the exponent capped before it is
+computed), until the generation is terminal, the id fails for good (e.g. not found),
+or the latest deadline among its holders passes. Its settings follow the holders present
+now: the shortest interval any of them asked for. Transient failures (no answer, 429,
+5xx, a garbled body) are retried on the same schedule; the client's gates (429 pause,
+circuit breaker) hold it back within that deadline.
+
+It resolves the watch (every holder wakes) and leaves; the engine cancels it when the
+watch is resolved another way (the sweeper, a webhook) or nobody holds the id any more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tenacity as _t
+
+from ._models import Generation
+from ._policy import is_transient, poll_backoff
+from ._registry import Source, Watch
+from ._timing import Clock, Sleep
+
+__all__ = ["poll"]
+
+
+async def poll(
+    watch: Watch,
+    source: Source,
+    clock: Clock,
+    sleep: Sleep,
+    seen: Callable[[Watch, Generation], None],
+    fail: Callable[[Watch, BaseException], None],
+) -> None:
+    """Poll ``watch`` until it finishes or its holders' deadline passes.
+
+    Args:
+        watch: The id to poll; its holders say how often and until when.
+        source: Where to GET it from.
+        clock: Monotonic clock.
+        sleep: Async sleep.
+        seen: Called with every generation read (it resolves the watch if terminal).
+        fail: Called with an error that will not go away by asking again.
+    """
+
+    def past_deadline(_: _t.RetryCallState) -> bool:
+        deadline = watch.deadline if watch.holders else clock()
+        return deadline is not None and clock() >= deadline
+
+    def pause(state: _t.RetryCallState) -> float:
+        if not watch.holders:
+            return 0.0
+        backoff = poll_backoff(watch.interval, watch.max_interval)
+        return backoff.delay(state.attempt_number - 1)
+
+    async def sleep_until_deadline(seconds: float) -> None:
+        deadline = watch.deadline if watch.holders else None
+        if deadline is not None:
+            seconds = min(seconds, max(0.0, deadline - clock()))
+        await sleep(seconds)
+
+    async def attempt() -> Generation:
+        generation = await source.fetch(watch.id, deadline=watch.deadline)
+        seen(watch, generation)
+        return generation
+
+    retrying = _t.AsyncRetrying(
+        retry=_t.retry_if_result(lambda generation: not generation.status.is_terminal)
+        | _t.retry_if_exception(is_transient),
+        wait=pause,
+        stop=past_deadline,
+        sleep=sleep_until_deadline,
+        reraise=True,
+    )
+    try:
+        await retrying(attempt)
+    except _t.RetryError:
+        pass  # the deadline passed, still in flight: each holder reports its own timeout
+    except Exception as error:  # cancellation propagates
+        if not is_transient(error):
+            fail(watch, error)  # e.g. not found: every holder of this id gets it
+        # else: the last try, at the deadline, failed on the way: the holders time out

@@ -1,0 +1,257 @@
+"""The client-wide rate-limit gate: a 429's pause, then a paced release.
+
+A 429 slows the whole client, not just the request that got it: nothing is sent before
+the hinted instant. When the pause ends, the requests it held are not all let out in
+the same instant (200 held GETs against a limit of 20 per second would earn 180 more
+429s): the gate releases them *paced*, a window at a time:
+
+* from the server's own figures when it sends them: ``X-RateLimit-Limit`` requests per
+  window, ``X-RateLimit-Remaining`` left in this one, until ``X-RateLimit-Reset`` (Unix
+  seconds, read against the response's ``Date`` header, so that the two clocks agree);
+* without them, by slow start: 1 request in the first window (as long as the pause
+  was, at least a second), twice as many in each next one, half as many after a 429.
+
+Pacing ends at the first window that ends with requests to spare and nobody held, and
+the client is back on its fast path, where the gate costs one attribute test.
+
+Every wait here respects the caller's ``limit`` (the latest instant it may be held
+until): a pause or a window that would hold it longer raises
+[`RateLimitError`][powerpost_async.RateLimitError] at once, with ``retry_after`` set.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Final
+
+from ._exceptions import RateLimitError
+from ._timing import Clock, Sleep
+
+__all__ = ["MAX_PAUSE", "RateLimitGate"]
+
+logger = logging.getLogger("powerpost_async")
+
+#: The longest a single hint can gate the client (a buggy ``retryAfter: 1e9`` must not
+#: silence it for years): once it passes, one request asks again.
+MAX_PAUSE: Final = 900.0
+#: The shortest window of the paced release.
+MIN_WINDOW: Final = 0.1
+#: Slow start never grows past this many requests per window.
+MAX_SLOW_START: Final = 1 << 16
+
+
+class RateLimitGate:
+    """The 429 pause and the paced release after it (see the module docstring).
+
+    Args:
+        clock: Monotonic clock, in seconds.
+        sleep: Async sleep (injectable for virtual time).
+        ceiling: The longest pause a hint may impose.
+        wall: Wall clock, in Unix seconds, when a response has no ``Date`` header.
+    """
+
+    def __init__(
+        self, clock: Clock, sleep: Sleep, *, ceiling: float = MAX_PAUSE, wall: Clock = time.time
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._wall = wall
+        self._ceiling = ceiling
+        #: Nothing goes before this instant (0.0: no pause). Read on the fast path.
+        self.pause_until = 0.0
+        #: ``True`` while requests are released paced. Read on the fast path.
+        self.paced = False
+        # The current window of the paced release: requests left, and when it ends.
+        self._tokens = 0
+        self._window_end = 0.0
+        self._window = 1.0  # how long a window lasts, as last learnt
+        self._limited_in_window = False
+        self._slow_start = 1  # requests per window when the server gives no figures
+        # The server's own figures, from the latest response that carried them.
+        self._limit: int | None = None
+        self._server_reset = 0.0  # monotonic
+        self._server_remaining = 0
+        self._held = 0  # callers inside admit() right now
+
+    @property
+    def engaged(self) -> bool:
+        """Whether a request must go through `admit()` (a pause, or pacing)."""
+        return self.paced or self.pause_until > 0.0
+
+    def remaining_pause(self) -> float:
+        """Seconds before anything may be sent (0 when nothing holds requests back)."""
+        if not self.engaged:
+            return 0.0
+        now = self._clock()
+        until = self.pause_until
+        if self.paced and self._tokens <= 0 and now < self._window_end:
+            until = max(until, self._window_end)
+        return max(0.0, until - now)
+
+    # -- what the responses say -----------------------------------------------------------
+
+    def rate_limited(self, retry_after: float | None, headers: Mapping[str, str]) -> float:
+        """A 429 arrived: pause the client and pace what follows. Returns the pause set."""
+        now = self._clock()
+        pause = min(retry_after if retry_after is not None else 0.0, self._ceiling)
+        self.pause_until = max(self.pause_until, now + pause)
+        self._slow_start = max(1, self._slow_start // 2) if self.paced else 1
+        if not self.paced:
+            self.paced = True
+            logger.info(
+                "rate limited (429): holding every request back for %.1f s, then "
+                "releasing them paced",
+                pause,
+            )
+        self._limited_in_window = True
+        if not self.observe(headers):
+            self._window = min(max(pause, 1.0), 60.0)
+        # Nothing more in this window: the next starts when the pause ends, or when
+        # the server's window resets if that is later.
+        self._tokens = 0
+        self._window_end = max(
+            self._window_end, self.pause_until, self._server_reset, now + MIN_WINDOW
+        )
+        return pause
+
+    def observe(self, headers: Mapping[str, str]) -> bool:
+        """Take the server's figures (while pacing). Returns whether there were any."""
+        now = self._clock()
+        quota = _quota(headers, now, self._wall)
+        if quota is None:
+            return False
+        limit, remaining, reset = quota
+        if limit is not None:
+            self._limit = limit
+        if reset > now:
+            # A window lasts at least as long as any wait for a reset we were told of.
+            self._window = max(self._window, min(reset - now, self._ceiling))
+        if abs(reset - self._server_reset) <= _SAME_WINDOW:
+            self._server_remaining = min(self._server_remaining, remaining)
+        elif reset > self._server_reset:
+            self._server_reset, self._server_remaining = reset, remaining
+        if now < self._window_end:
+            if reset > self._window_end + _SAME_WINDOW:
+                self._window_end = reset  # the server's window outlasts ours: keep its pace
+            if reset > now:
+                self._tokens = min(self._tokens, remaining)
+        return True
+
+    # -- letting requests through ---------------------------------------------------------
+
+    async def admit(self, limit: float) -> None:
+        """Wait until a request may go; ``limit`` is the latest instant to wait until.
+
+        Raises:
+            RateLimitError: The pause (or the next window) ends after ``limit``.
+        """
+        self._held += 1
+        try:
+            # Bounded: every pass returns, raises, or sleeps until an instant strictly
+            # later (the pause's end or the window's), and ``limit`` bounds those.
+            while True:
+                now = self._clock()
+                until = self.pause_until
+                if now < until:
+                    _check_wait(until, now, limit, "the API asked to wait")
+                    await self._sleep(until - now)
+                    continue
+                self.pause_until = 0.0
+                if not self.paced:
+                    return
+                if now >= self._window_end and not self._next_window(now):
+                    return  # pacing ended
+                if self._tokens > 0:
+                    self._tokens -= 1
+                    return
+                until = self._window_end
+                _check_wait(until, now, limit, "requests are being released paced")
+                await self._sleep(until - now)
+        finally:
+            self._held -= 1
+
+    def _next_window(self, now: float) -> bool:
+        """Open the next window; ``False`` if pacing ends instead."""
+        if self._tokens > 0 and not self._limited_in_window and self._held <= 1:
+            # The last window had requests to spare and nobody else waits: demand fits
+            # within the limit again. Back to the fast path.
+            self.paced = False
+            self._tokens = 0
+            logger.info("rate limit: requests go out freely again")
+            return False
+        if self._limit is None and not self._limited_in_window:
+            self._slow_start = min(MAX_SLOW_START, self._slow_start * 2)
+        self._limited_in_window = False
+        if self._server_reset > now + MIN_WINDOW:
+            # The server already told us about the window we are in.
+            self._window_end = self._server_reset
+            self._tokens = self._server_remaining
+        else:
+            self._window_end = now + self._window
+            self._tokens = self._limit if self._limit is not None else self._slow_start
+        return True
+
+
+_SAME_WINDOW: Final = 0.5
+
+
+def _check_wait(until: float, now: float, limit: float, why: str) -> None:
+    if until > limit:
+        wait = until - now
+        raise RateLimitError(
+            f"the client is rate limited: {why}, {wait:.1f} s more, longer than this "
+            "call may wait (its timeout, or max_retry_after)",
+            code="RATE_LIMIT_EXCEEDED",
+            retry_after=wait,
+        )
+
+
+def _quota(
+    headers: Mapping[str, str], now: float, wall: Clock
+) -> tuple[int | None, int, float] | None:
+    """(limit, remaining, reset on the monotonic clock) from the rate-limit headers."""
+    remaining = _integer(headers.get("x-ratelimit-remaining"))
+    reset = _number(headers.get("x-ratelimit-reset"))
+    if remaining is None or reset is None:
+        return None
+    server_now = _date(headers.get("date"))
+    if server_now is None:
+        server_now = wall()
+    # Date is whole seconds, rounded down: this over-estimates the wait, never under.
+    until = max(0.0, reset - server_now)
+    return _integer(headers.get("x-ratelimit-limit")), remaining, now + min(until, MAX_PAUSE)
+
+
+def _integer(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 12:
+        return None
+    return int(value)
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return when.timestamp()

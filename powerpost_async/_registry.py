@@ -1,0 +1,282 @@
+"""The watch registry: every id awaited on a client, once, whoever awaits it. No I/O.
+
+Each awaited id has one `Watch`: one future, resolved by whoever learns first that the
+generation finished (its poller, the sweeper, a webhook fed in), and the `Holder` of
+each call awaiting it. A call holds its ids from start to end and releases them in its
+``finally``: whatever it registered (itself as a holder, its notifications) leaves with
+it, so a wait that times out or is cancelled leaves nothing behind on an id that others
+still await.
+
+Watches are keyed by the id **as the caller asked for it**. A server may write an id
+differently (say, lowercase for an id asked in uppercase): a GET's answer teaches the
+registry that spelling as an *alias*, so list pages and webhook events that use it find
+the watch too, and results are always filed under the id the caller knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import attrs
+
+from ._models import Generation, GenerationStatus, GenerationSummary
+
+if TYPE_CHECKING:
+    from ._transport import Response
+
+__all__ = ["Holder", "Registry", "Source", "Strategy", "Watch"]
+
+Strategy = Literal["auto", "poll", "sweep"]
+
+
+class Source(Protocol):
+    """What the waiting engine needs from the API (the generations resource gives it)."""
+
+    async def fetch(
+        self, generation_id: str, *, deadline: float | None, patient: bool = True
+    ) -> Generation:
+        """GET one generation. A *patient* call (a wait's) may be held back by the 429
+        pause and the breaker until ``deadline``, not just ``max_retry_after``."""
+        ...
+
+    async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:
+        """One raw page of the list of generations in ``status`` (100 per page)."""
+        ...
+
+
+class Holder:
+    """One call awaiting some ids, and how it wants them awaited."""
+
+    __slots__ = ("changed", "deadline", "finished", "interval", "max_interval", "strategy")
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        interval: float,
+        max_interval: float,
+        deadline: float | None,
+        *,
+        finished: Callable[[Watch], None] | None = None,
+        changed: Callable[[Watch], None] | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.interval = interval
+        self.max_interval = max_interval
+        self.deadline = deadline
+        #: Called when one of its ids finishes (a result or an error): multi-id waits.
+        self.finished = finished
+        #: Called when the status last seen of one of its ids changes: progress reports.
+        self.changed = changed
+
+
+class Watch:
+    """One awaited id: its future, its holders, what was last seen of it."""
+
+    __slots__ = (
+        "_last",
+        "forced_pollers",
+        "future",
+        "holders",
+        "id",
+        "misses",
+        "next_check",
+        "poller",
+        "spellings",
+    )
+
+    def __init__(self, generation_id: str, future: asyncio.Future[Generation]) -> None:
+        self.id = generation_id
+        self.future = future
+        # An insertion-ordered set: 10,000 callers of one id come and go in O(1) each.
+        self.holders: dict[Holder, None] = {}
+        self.forced_pollers = 0  # holders with strategy="poll"
+        self._last: Generation | GenerationSummary | None = None
+        #: The task polling it, if any (one per id, however many hold it).
+        self.poller: asyncio.Task[None] | None = None
+        #: How often the sweeper found it absent from the in-flight lists yet still in
+        #: flight, and when it may check it with a GET again (backed off).
+        self.misses = 0
+        self.next_check = 0.0
+        #: Other spellings of this id the server used (aliases to drop with the watch).
+        self.spellings: list[str] = []
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()
+
+    @property
+    def last(self) -> Generation | GenerationSummary | None:
+        """What was last seen of it (a list summary, or a full generation)."""
+        return self._last
+
+    def see(self, value: Generation | GenerationSummary) -> None:
+        """Record what was seen; tell the holders if the status moved."""
+        changed = self._last is None or value.status != self._last.status
+        self._last = value
+        if changed:
+            for holder in self.holders:
+                if holder.changed is not None:
+                    holder.changed(self)
+
+    @property
+    def last_status(self) -> GenerationStatus | None:
+        return None if self._last is None else self._last.status
+
+    @property
+    def last_generation(self) -> Generation | None:
+        """What was last seen, as a Generation (a list summary has no outputs anyway)."""
+        last = self._last
+        if last is None or isinstance(last, Generation):
+            return last
+        return Generation(**attrs.asdict(last, recurse=False))
+
+    @property
+    def category(self) -> str:
+        """Where this id counts in a WaitProgress."""
+        future = self.future
+        if future.done():
+            if future.cancelled() or future.exception() is not None:
+                return "failed"
+            completed = future.result().status is GenerationStatus.COMPLETED
+            return "completed" if completed else "failed"
+        status = self.last_status
+        if status is GenerationStatus.PENDING:
+            return "pending"
+        if status is GenerationStatus.PROCESSING:
+            return "processing"
+        return "unknown"
+
+    # -- what its holders want ----------------------------------------------------------
+
+    @property
+    def sweepable(self) -> bool:
+        """Held by someone who lets the sweeper answer (not only by forced pollers)."""
+        return len(self.holders) > self.forced_pollers
+
+    @property
+    def poll_forced(self) -> bool:
+        return self.forced_pollers > 0
+
+    @property
+    def interval(self) -> float:
+        return min(h.interval for h in self.holders)
+
+    @property
+    def max_interval(self) -> float:
+        return min(h.max_interval for h in self.holders)
+
+    @property
+    def deadline(self) -> float | None:
+        """The latest deadline of its holders (``None`` if one of them has none)."""
+        latest = -math.inf
+        for holder in self.holders:
+            if holder.deadline is None:
+                return None
+            latest = max(latest, holder.deadline)
+        return latest
+
+
+class Registry:
+    """Every watch of one client, and the counts the strategy decisions read."""
+
+    def __init__(self) -> None:
+        self._watches: dict[str, Watch] = {}
+        self._aliases: dict[str, str] = {}  # the server's spelling -> the id asked
+        # Holders that let the sweeper answer, by interval: the sweep interval is the
+        # shortest of the holders present now, not of every holder ever seen.
+        self._sweep_intervals: Counter[float] = Counter()
+        self._sweepable = 0  # watches with a sweepable holder
+        self._sweep_forced = 0  # holders with strategy="sweep"
+
+    def __len__(self) -> int:
+        return len(self._watches)
+
+    def watches(self) -> list[Watch]:
+        """Every watch, as a list (safe to change the registry while going through it)."""
+        return list(self._watches.values())
+
+    def get(self, generation_id: str) -> Watch | None:
+        """The watch of an id, as asked or as the server spells it."""
+        watch = self._watches.get(generation_id)
+        if watch is None:
+            asked = self._aliases.get(generation_id)
+            if asked is not None:
+                watch = self._watches.get(asked)
+        return watch
+
+    @property
+    def sweepable(self) -> int:
+        """Watches held by at least one holder that lets the sweeper answer."""
+        return self._sweepable
+
+    @property
+    def sweep_forced(self) -> bool:
+        return self._sweep_forced > 0
+
+    @property
+    def sweep_interval(self) -> float | None:
+        """The shortest interval among the holders present that let the sweeper answer."""
+        return min(self._sweep_intervals) if self._sweep_intervals else None
+
+    def open_sweepable(self) -> dict[str, Watch]:
+        """The unfinished watches the sweeper answers for."""
+        return {i: w for i, w in self._watches.items() if not w.done and w.sweepable}
+
+    # -- holding and releasing --------------------------------------------------------------
+
+    def hold(self, holder: Holder, ids: Iterable[str]) -> list[Watch]:
+        """Register ``holder`` on each id (creating watches as needed)."""
+        loop = asyncio.get_running_loop()
+        watches: list[Watch] = []
+        for generation_id in ids:
+            watch = self._watches.get(generation_id)
+            if watch is None:
+                watch = self._watches[generation_id] = Watch(generation_id, loop.create_future())
+            was_sweepable = watch.sweepable
+            watch.holders[holder] = None
+            watch.forced_pollers += holder.strategy == "poll"
+            self._sweepable += watch.sweepable - was_sweepable
+            watches.append(watch)
+        if holder.strategy != "poll":
+            self._sweep_intervals[holder.interval] += 1
+        if holder.strategy == "sweep":
+            self._sweep_forced += 1
+        return watches
+
+    def release(self, holder: Holder, watches: Iterable[Watch]) -> list[Watch]:
+        """Unregister ``holder``; returns the watches nobody holds any more (removed)."""
+        gone: list[Watch] = []
+        for watch in watches:
+            was_sweepable = watch.sweepable
+            if watch.holders.pop(holder, False) is False:
+                continue  # not held by it (released twice)
+            watch.forced_pollers -= holder.strategy == "poll"
+            self._sweepable += watch.sweepable - was_sweepable
+            if not watch.holders and self._watches.get(watch.id) is watch:
+                del self._watches[watch.id]
+                for spelling in watch.spellings:
+                    if self._aliases.get(spelling) == watch.id:
+                        del self._aliases[spelling]
+                gone.append(watch)
+        if holder.strategy != "poll":
+            self._sweep_intervals[holder.interval] -= 1
+            if self._sweep_intervals[holder.interval] <= 0:
+                del self._sweep_intervals[holder.interval]
+        if holder.strategy == "sweep":
+            self._sweep_forced -= 1
+        return gone
+
+    def learn_spelling(self, watch: Watch, server_id: str) -> None:
+        """The server writes ``watch.id`` as ``server_id``: find the watch by it too."""
+        if (
+            server_id != watch.id
+            and server_id not in self._aliases
+            and server_id not in self._watches
+            and self._watches.get(watch.id) is watch
+        ):
+            self._aliases[server_id] = watch.id
+            watch.spellings.append(server_id)

@@ -1,0 +1,220 @@
+"""The shared sweeper: one background task per client answers for every swept id.
+
+Each tick it walks the lists of ``pending`` and ``processing`` generations (100 per page,
+through the one cursor walker and its guards), concludes that every awaited id absent
+from both has left the in-flight state, and GETs only those, once, for their outputs.
+Its cost grows with the number of in-flight generations / 100, not with the number of
+ids awaited or of callers.
+
+* **Interval.** The shortest ``interval`` among the callers present *now*: a short one
+  leaves with its caller.
+* **Early stop.** A page older than every awaited generation ends the walk early, but
+  only while the pages have shown newest-first order, which the API does not promise:
+  one page out of that order turns early stops off for good.
+* **Broken pagination** (a cycle, empty pages promising more, an empty cursor, more
+  pages than the budget) ends the walk where it is; ids it did not show are checked
+  with a GET like any absent id.
+* **An absent id still in flight** (the lists missed it) is checked again only after a
+  growing pause: unreliable lists cost a bounded number of GETs, not one per tick.
+* **Failures.** A tick that fails transiently is retried after a capped backoff (the
+  circuit breaker holds its requests back meanwhile, so recovery is seen at the first
+  successful probe); one that fails for good (401, 403) fails every swept wait with that
+  error; a bug fails them too, rather than leaving them hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+
+from ._bulk import run_bounded
+from ._converter import structure
+from ._exceptions import APIError, NotFoundError, ResponseValidationError
+from ._models import Generation, GenerationStatus, GenerationSummary, Page
+from ._pagination import walk_pages
+from ._policy import Backoff, is_transient
+from ._registry import Registry, Source, Watch
+from ._timing import Clock, Sleep
+
+__all__ = ["DEFAULT_INTERVAL", "SWEEP_MAX_PAGES", "Sweeper"]
+
+logger = logging.getLogger("powerpost_async")
+
+DEFAULT_INTERVAL: Final = 2.0
+#: GETs a tick makes at once for ids that left the in-flight lists.
+SWEEP_GET_CONCURRENCY: Final = 16
+#: Pages one tick reads per status at most (50,000 generations in flight).
+SWEEP_MAX_PAGES: Final = 500
+#: Longest pause after failed ticks in a row, and between GETs of an id the lists miss.
+SWEEP_MAX_BACKOFF: Final = 30.0
+MISS_MAX_BACKOFF: Final = 60.0
+_IN_FLIGHT: Final = (GenerationStatus.PENDING, GenerationStatus.PROCESSING)
+
+
+class Sweeper:
+    """The sweeping task of one client (see the module docstring).
+
+    Args:
+        registry: The watches to answer for.
+        source: Where to read lists and generations.
+        clock: Monotonic clock.
+        sleep: Async sleep.
+        seen: Called with a generation read by GET (resolves the watch if terminal).
+        fail: Called to fail one watch with an error.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        source: Source,
+        clock: Clock,
+        sleep: Sleep,
+        seen: Callable[[Watch, Generation], None],
+        fail: Callable[[Watch, BaseException], None],
+    ) -> None:
+        self._registry = registry
+        self._source = source
+        self._clock = clock
+        self._sleep = sleep
+        self._seen = seen
+        self._fail = fail
+        self._task: asyncio.Task[None] | None = None
+        # Until a page shows otherwise, lists are taken to be newest first.
+        self._newest_first = True
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="powerpost-sweeper"
+            )
+
+    def stop(self) -> asyncio.Task[None] | None:
+        """Cancel the task; returns it (to be awaited) if it was running."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            return task
+        return None
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        pause = 0.0  # the first tick goes at once: ids already finished return now
+        while self._registry.sweepable:
+            if pause:
+                await self._sleep(pause)
+            interval = self._registry.sweep_interval or DEFAULT_INTERVAL
+            try:
+                await self._tick()
+            except Exception as error:  # cancellation propagates
+                if isinstance(error, APIError) and is_transient(error):
+                    backoff = Backoff(interval, max(interval, SWEEP_MAX_BACKOFF), 2.0, (1.0, 1.25))
+                    pause = backoff.delay(failures)
+                    failures += 1
+                    logger.debug("sweep failed (%s); next try in %.1f s", error, pause)
+                    continue
+                # For good (401, 403...) or a bug: fail the swept waits, don't leave them hanging.
+                logger.warning("sweeping failed for good: %s", error)
+                for watch in self._registry.open_sweepable().values():
+                    self._fail(watch, error)
+                return
+            failures = 0
+            pause = interval
+
+    async def _tick(self) -> None:
+        watches = self._registry.open_sweepable()
+        if not watches:
+            return
+        in_flight = await self._scan(watches)
+        now = self._clock()
+        absent = [
+            w
+            for i, w in watches.items()
+            if i not in in_flight and not w.done and w.next_check <= now
+        ]
+        if not absent:
+            return
+        results = await run_bounded(
+            [w.id for w in absent],
+            lambda generation_id: self._source.fetch(generation_id, deadline=None),
+            SWEEP_GET_CONCURRENCY,
+            return_exceptions=True,
+        )
+        interval = self._registry.sweep_interval or DEFAULT_INTERVAL
+        for watch, result in zip(absent, results, strict=True):
+            if watch.done:
+                continue
+            if isinstance(result, Generation):
+                self._seen(watch, result)
+                if not result.status.is_terminal:
+                    # The lists missed it although it is in flight: look again later,
+                    # each time later still, rather than at every tick.
+                    miss = Backoff(interval, max(interval, MISS_MAX_BACKOFF), 2.0, (1.0, 1.25))
+                    watch.next_check = self._clock() + miss.delay(watch.misses)
+                    watch.misses += 1
+            elif isinstance(result, NotFoundError) or not is_transient(result):
+                self._fail(watch, result)
+            # else transient: the next tick tries again
+
+    async def _scan(self, watches: dict[str, Watch]) -> set[str]:
+        """The ids of ``watches`` that the in-flight lists show, noting what they show."""
+        found: set[str] = set()
+        created = [w.last.created_at for w in watches.values() if w.last is not None]
+        oldest = min(created) if len(created) == len(watches) else None
+        # A generation last seen processing cannot be pending again: when that holds for
+        # every watched id, the pending list has nothing to tell.
+        statuses = (
+            _IN_FLIGHT
+            if any(w.last_status is not GenerationStatus.PROCESSING for w in watches.values())
+            else (GenerationStatus.PROCESSING,)
+        )
+        for status in statuses:
+            await self._walk(status, watches, found, oldest)
+        return found
+
+    async def _walk(
+        self,
+        status: GenerationStatus,
+        watches: dict[str, Watch],
+        found: set[str],
+        oldest: datetime | None,
+    ) -> None:
+        previous: datetime | None = None
+
+        def fetch(cursor: str | None) -> Any:
+            return self._source.page(status.value, cursor)
+
+        pages = walk_pages(fetch, lambda raw: raw[1], max_pages=SWEEP_MAX_PAGES)
+        try:
+            async with contextlib.aclosing(pages):
+                async for response, data in pages:
+                    page = structure(data, Page[GenerationSummary], body=response.content)
+                    for summary in page.data:
+                        if previous is not None and summary.created_at > previous:
+                            self._newest_first = False  # the API never promised it
+                        previous = summary.created_at
+                        watch = self._registry.get(summary.generation_id)
+                        if watch is not None and watches.get(watch.id) is watch:
+                            found.add(watch.id)
+                            watch.misses = 0
+                            watch.see(summary)
+                    if (
+                        self._newest_first
+                        and oldest is not None
+                        and page.data
+                        and page.data[-1].created_at < oldest
+                    ):
+                        return  # older than everything awaited: later pages hold none
+        except ResponseValidationError as error:
+            # Pagination that never ends, or a page we cannot read: what the walk did not
+            # show is checked with a GET, like any id absent from the lists.
+            logger.debug("sweep: the %s list ended early: %s", status.value, error)
