@@ -13,7 +13,7 @@ from ._exceptions import (
     PowerPostError,
     ResponseValidationError,
 )
-from ._transport import LoopBinding, Request, Response, check_limits
+from ._transport import TIMEOUT_CACHE_SIZE, LoopBinding, Request, Response, check_limits
 
 __all__ = ["AiohttpTransport"]
 
@@ -67,7 +67,11 @@ class AiohttpTransport:
     def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+            timeout = aiohttp.ClientTimeout(total=seconds)
+            # Cache the few values in use (the client's default, a caller's fixed one);
+            # time left before a deadline is a new value each call: not cached.
+            if len(self._timeouts) < TIMEOUT_CACHE_SIZE:
+                self._timeouts[seconds] = timeout
         return timeout
 
     async def send(self, request: Request) -> Response:

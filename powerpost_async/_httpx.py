@@ -28,7 +28,7 @@ from ._exceptions import (
     PowerPostError,
     ResponseValidationError,
 )
-from ._transport import LoopBinding, Request, Response, check_limits
+from ._transport import TIMEOUT_CACHE_SIZE, LoopBinding, Request, Response, check_limits
 
 __all__ = ["HttpxTransport"]
 
@@ -98,7 +98,11 @@ class HttpxTransport:
     def _timeout(self, seconds: float | None) -> httpx.Timeout:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
-            timeout = self._timeouts[seconds] = httpx.Timeout(seconds)
+            timeout = httpx.Timeout(seconds)
+            # Cache the few values in use (the client's default, a caller's fixed one);
+            # time left before a deadline is a new value each call: not cached.
+            if len(self._timeouts) < TIMEOUT_CACHE_SIZE:
+                self._timeouts[seconds] = timeout
         return timeout
 
     async def send(self, request: Request) -> Response:

@@ -19,7 +19,18 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._converter import dumps, loads
 
-__all__ = ["LoopBinding", "MockTransport", "Request", "Response", "Transport", "check_limits"]
+__all__ = [
+    "TIMEOUT_CACHE_SIZE",
+    "LoopBinding",
+    "MockTransport",
+    "Request",
+    "Response",
+    "Transport",
+    "check_limits",
+]
+
+#: Distinct timeouts a transport keeps a prepared timeout object for.
+TIMEOUT_CACHE_SIZE = 16
 
 # Headers whose values are secrets: never shown in a repr, a log record or an error.
 SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
