@@ -128,14 +128,15 @@ class Backoff:
         exponent = min(max(attempt, 0), self.exponent_cap)
         return min(self.maximum, self.initial * self.factor**exponent)
 
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """The jittered pause before retry ``attempt`` (0 for the first retry)."""
+    def delay(self, attempt: int) -> float:
+        """The jittered pause before retry ``attempt`` (0 for the first retry).
+
+        Jitter comes from the `random` module, so ``random.seed()`` makes runs repeat.
+        """
         low, high = self.jitter
-        draw = (rng or _RANDOM).uniform(low, high) if high > low else low
+        draw = random.uniform(low, high) if high > low else low
         return min(self.maximum, self.base(attempt) * draw)
 
-
-_RANDOM = random.Random()
 
 #: The client's retries: full jitter, 0.5 s doubling to 8 s.
 RETRY_BACKOFF: Final = Backoff(0.5, 8.0, 2.0, (0.0, 1.0))

@@ -99,23 +99,25 @@ class RateLimitGate:
         now = self._clock()
         pause = min(retry_after if retry_after is not None else 0.0, self._ceiling)
         self.pause_until = max(self.pause_until, now + pause)
-        self._slow_start = max(1, self._slow_start // 2) if self.paced else 1
-        if not self.paced:
+        if self.paced:
+            self._slow_start = max(1, self._slow_start // 2)
+        else:
+            # A new episode: what earlier ones taught about windows may no longer hold.
             self.paced = True
+            self._slow_start = 1
+            self._window = min(max(pause, 1.0), 60.0)
+            self._server_reset = 0.0
             logger.info(
                 "rate limited (429): holding every request back for %.1f s, then "
                 "releasing them paced",
                 pause,
             )
         self._limited_in_window = True
-        if not self.observe(headers):
-            self._window = min(max(pause, 1.0), 60.0)
-        # Nothing more in this window: the next starts when the pause ends, or when
-        # the server's window resets if that is later.
+        self.observe(headers)
+        # Nothing more until the pause ends, or the server's window resets if later.
         self._tokens = 0
-        self._window_end = max(
-            self._window_end, self.pause_until, self._server_reset, now + MIN_WINDOW
-        )
+        reset = self._server_reset if self._server_reset > now else 0.0
+        self._window_end = max(self.pause_until, reset, now + MIN_WINDOW)
         return pause
 
     def observe(self, headers: Mapping[str, str]) -> bool:

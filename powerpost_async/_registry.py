@@ -85,7 +85,7 @@ class Watch:
         "misses",
         "next_check",
         "poller",
-        "spellings",
+        "server_id",
     )
 
     def __init__(self, generation_id: str, future: asyncio.Future[Generation]) -> None:
@@ -101,8 +101,8 @@ class Watch:
         #: flight, and when it may check it with a GET again (backed off).
         self.misses = 0
         self.next_check = 0.0
-        #: Other spellings of this id the server used (aliases to drop with the watch).
-        self.spellings: list[str] = []
+        #: How the server spells this id, when it answered with another spelling.
+        self.server_id: str | None = None
 
     @property
     def done(self) -> bool:
@@ -185,10 +185,14 @@ class Registry:
 
     def __init__(self) -> None:
         self._watches: dict[str, Watch] = {}
-        self._aliases: dict[str, str] = {}  # the server's spelling -> the id asked
+        # The server's spelling of an id -> the watches asked under other spellings.
+        self._aliases: dict[str, dict[Watch, None]] = {}
         # Holders that let the sweeper answer, by interval: the sweep interval is the
         # shortest of the holders present now, not of every holder ever seen.
         self._sweep_intervals: Counter[float] = Counter()
+        self._sweep_max_intervals: Counter[float] = Counter()
+        #: Counts sweepable holders as they join: the sweeper looks sooner after one does.
+        self.joined = 0
         self._sweepable = 0  # watches with a sweepable holder
         self._sweep_forced = 0  # holders with strategy="sweep"
 
@@ -200,13 +204,20 @@ class Registry:
         return list(self._watches.values())
 
     def get(self, generation_id: str) -> Watch | None:
-        """The watch of an id, as asked or as the server spells it."""
-        watch = self._watches.get(generation_id)
-        if watch is None:
-            asked = self._aliases.get(generation_id)
-            if asked is not None:
-                watch = self._watches.get(asked)
-        return watch
+        """The watch of an id as the caller asked for it."""
+        return self._watches.get(generation_id)
+
+    def find(self, server_id: str) -> list[Watch]:
+        """Every watch of the generation the server calls ``server_id``: the one asked
+        under that spelling, and those asked under others the server answered with it."""
+        found: list[Watch] = []
+        watch = self._watches.get(server_id)
+        if watch is not None:
+            found.append(watch)
+        aliased = self._aliases.get(server_id)
+        if aliased:
+            found.extend(aliased)
+        return found
 
     @property
     def sweepable(self) -> int:
@@ -221,6 +232,11 @@ class Registry:
     def sweep_interval(self) -> float | None:
         """The shortest interval among the holders present that let the sweeper answer."""
         return min(self._sweep_intervals) if self._sweep_intervals else None
+
+    @property
+    def sweep_max_interval(self) -> float | None:
+        """The shortest max_interval among those holders."""
+        return min(self._sweep_max_intervals) if self._sweep_max_intervals else None
 
     def open_sweepable(self) -> dict[str, Watch]:
         """The unfinished watches the sweeper answers for."""
@@ -243,6 +259,8 @@ class Registry:
             watches.append(watch)
         if holder.strategy != "poll":
             self._sweep_intervals[holder.interval] += 1
+            self._sweep_max_intervals[holder.max_interval] += 1
+            self.joined += 1
         if holder.strategy == "sweep":
             self._sweep_forced += 1
         return watches
@@ -258,14 +276,21 @@ class Registry:
             self._sweepable += watch.sweepable - was_sweepable
             if not watch.holders and self._watches.get(watch.id) is watch:
                 del self._watches[watch.id]
-                for spelling in watch.spellings:
-                    if self._aliases.get(spelling) == watch.id:
-                        del self._aliases[spelling]
+                if watch.server_id is not None:
+                    aliased = self._aliases.get(watch.server_id)
+                    if aliased is not None:
+                        aliased.pop(watch, None)
+                        if not aliased:
+                            del self._aliases[watch.server_id]
                 gone.append(watch)
         if holder.strategy != "poll":
-            self._sweep_intervals[holder.interval] -= 1
-            if self._sweep_intervals[holder.interval] <= 0:
-                del self._sweep_intervals[holder.interval]
+            for counts, key in (
+                (self._sweep_intervals, holder.interval),
+                (self._sweep_max_intervals, holder.max_interval),
+            ):
+                counts[key] -= 1
+                if counts[key] <= 0:
+                    del counts[key]
         if holder.strategy == "sweep":
             self._sweep_forced -= 1
         return gone
@@ -274,9 +299,8 @@ class Registry:
         """The server writes ``watch.id`` as ``server_id``: find the watch by it too."""
         if (
             server_id != watch.id
-            and server_id not in self._aliases
-            and server_id not in self._watches
+            and watch.server_id is None
             and self._watches.get(watch.id) is watch
         ):
-            self._aliases[server_id] = watch.id
-            watch.spellings.append(server_id)
+            watch.server_id = server_id
+            self._aliases.setdefault(server_id, {})[watch] = None

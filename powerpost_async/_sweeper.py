@@ -108,16 +108,19 @@ class Sweeper:
 
     async def _run(self) -> None:
         failures = 0
+        quiet = 0  # ticks since a caller joined
+        joined = self._registry.joined
         pause = 0.0  # the first tick goes at once: ids already finished return now
         while self._registry.sweepable:
             if pause:
                 await self._sleep(pause)
             interval = self._registry.sweep_interval or DEFAULT_INTERVAL
+            longest = max(interval, self._registry.sweep_max_interval or interval)
             try:
                 await self._tick()
             except Exception as error:  # cancellation propagates
                 if isinstance(error, APIError) and is_transient(error):
-                    backoff = Backoff(interval, max(interval, SWEEP_MAX_BACKOFF), 2.0, (1.0, 1.25))
+                    backoff = Backoff(interval, max(longest, SWEEP_MAX_BACKOFF), 2.0, (1.0, 1.25))
                     pause = backoff.delay(failures)
                     failures += 1
                     logger.debug("sweep failed (%s); next try in %.1f s", error, pause)
@@ -128,7 +131,12 @@ class Sweeper:
                     self._fail(watch, error)
                 return
             failures = 0
-            pause = interval
+            # Like polling: every interval at first, then less often, up to max_interval;
+            # a caller joining brings it back to the start.
+            if self._registry.joined != joined:
+                joined, quiet = self._registry.joined, 0
+            pause = Backoff(interval, longest, 1.5, (1.0, 1.25)).delay(quiet)
+            quiet += 1
 
     async def _tick(self) -> None:
         watches = self._registry.open_sweepable()
@@ -202,11 +210,11 @@ class Sweeper:
                         if previous is not None and summary.created_at > previous:
                             self._newest_first = False  # the API never promised it
                         previous = summary.created_at
-                        watch = self._registry.get(summary.generation_id)
-                        if watch is not None and watches.get(watch.id) is watch:
-                            found.add(watch.id)
-                            watch.misses = 0
-                            watch.see(summary)
+                        for watch in self._registry.find(summary.generation_id):
+                            if watches.get(watch.id) is watch:
+                                found.add(watch.id)
+                                watch.misses = 0
+                                watch.see(summary)
                     if (
                         self._newest_first
                         and oldest is not None

@@ -196,12 +196,20 @@ class Engine:
     # -- resolution -------------------------------------------------------------------------
 
     def _seen(self, watch: Watch, generation: Generation) -> None:
-        """A GET of ``watch.id`` answered ``generation``: record it, resolve if terminal."""
+        """A GET of ``watch.id`` answered ``generation``: record it, resolve if terminal.
+
+        Callers who asked for the same generation under another spelling (the server
+        canonicalises ids) learn it at the same time.
+        """
         if generation.generation_id != watch.id:
             self._registry.learn_spelling(watch, generation.generation_id)
-        watch.see(generation)
-        if generation.status.is_terminal:
-            self._finish(watch, generation)
+        same = self._registry.find(generation.generation_id)
+        if watch not in same:
+            same.append(watch)
+        for each in same:
+            each.see(generation)
+            if generation.status.is_terminal:
+                self._finish(each, generation)
 
     def _fail(self, watch: Watch, error: BaseException) -> None:
         self._finish(watch, error)
@@ -230,9 +238,10 @@ class Engine:
         """
         if workspace_id is not None and workspace_id != self._workspace_id:
             return False  # another workspace's event: not ours to act on
-        watch = self._registry.get(generation_id)
-        if watch is None or watch.done:
+        watches = [w for w in self._registry.find(generation_id) if not w.done]
+        if not watches:
             return False
+        watch = watches[0]
         try:
             generation = await self._source.fetch(watch.id, deadline=None, patient=False)
         except Exception as error:  # cancellation propagates

@@ -229,8 +229,8 @@ class Core:
         self.workspaces: dict[str, tuple[str, ...]] = _check_keys(keys)
         self._balances = _check_credits(credits, self.workspaces)
         self._clock = clock
-        self._pending = _check_duration("pending", pending)
-        self._processing = _check_duration("processing", processing)
+        self.pending = pending
+        self.processing = processing
         if not 0.0 <= failure_rate <= 1.0:
             raise ValueError(f"failure_rate must be between 0 and 1, got {failure_rate!r}")
         self._failure_rate = failure_rate
@@ -252,6 +252,24 @@ class Core:
         # Per workspace, sorted by position: the positions, and the generations.
         self._index: dict[str, tuple[list[tuple[int, int]], list[_Generation]]] = {}
         self._unrefunded: list[_Generation] = []
+
+    @property
+    def pending(self) -> Duration:
+        """Seconds a new generation stays pending (fixed, or a range drawn per generation)."""
+        return self._pending
+
+    @pending.setter
+    def pending(self, value: Duration) -> None:
+        self._pending = _check_duration("pending", value)
+
+    @property
+    def processing(self) -> Duration:
+        """Seconds a new generation then stays processing."""
+        return self._processing
+
+    @processing.setter
+    def processing(self, value: Duration) -> None:
+        self._processing = _check_duration("processing", value)
 
     # -- the request handler --------------------------------------------------------------
 

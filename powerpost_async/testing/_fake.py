@@ -252,6 +252,31 @@ class FakePowerPost:
             research_mode=research_mode,
         )
 
+    @property
+    def pending(self) -> Duration:
+        """Seconds a generation made from now on stays ``pending`` (number or range).
+
+        Settable at any time, e.g. ``server.processing = (60, 3600)`` for generations
+        of one minute to one hour from now on; those already made keep their schedule.
+
+        Raises:
+            ValueError: (when set) not seconds >= 0 or a ``(low, high)`` range of them.
+        """
+        return self._core.pending
+
+    @pending.setter
+    def pending(self, value: Duration) -> None:
+        self._core.pending = value
+
+    @property
+    def processing(self) -> Duration:
+        """Seconds a generation made from now on then stays ``processing`` (settable)."""
+        return self._core.processing
+
+    @processing.setter
+    def processing(self, value: Duration) -> None:
+        self._core.processing = value
+
     def complete_all(self) -> None:
         """End every unfinished generation now, each with its drawn outcome.
 
