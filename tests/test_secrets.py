@@ -177,7 +177,8 @@ async def test_the_key_is_in_no_error_log_or_repr_across_scenarios(scan: Scan, m
     if socket_mode:
         await server.start()
     try:
-        async with server.client(use_socket=socket_mode, timeout=0.2, max_retries=1) as pp:
+        # A timeout long enough for the retry's backoff (up to 0.5 s) to fit within it.
+        async with server.client(use_socket=socket_mode, timeout=5.0, max_retries=1) as pp:
             scan.client(pp)
             # Success first: debug logs of the happy path.
             created = await pp.generations.create(prompt="secret-free", post_types=["x-post"])
