@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Final, Literal, TypeVar, overload
 
 from ._exceptions import ResponseValidationError
-from ._models import Generation, GenerationStatus, GenerationSummary
+from ._models import IN_FLIGHT, Generation, GenerationStatus, GenerationSummary
 
 __all__ = ["STATUS_MAX_PAGES", "run_bounded", "statuses"]
 
@@ -16,7 +16,6 @@ T = TypeVar("T")
 
 #: Pages `statuses` reads per in-flight status at most.
 STATUS_MAX_PAGES: Final = 500
-_IN_FLIGHT: Final = (GenerationStatus.PENDING, GenerationStatus.PROCESSING)
 
 
 @overload
@@ -95,10 +94,10 @@ async def statuses(
     """
     remaining = set(ids)
     found: dict[str, GenerationStatus | Exception] = {}
-    for status in (*_IN_FLIGHT, GenerationStatus.FAILED, GenerationStatus.COMPLETED):
+    for status in (*IN_FLIGHT, GenerationStatus.FAILED, GenerationStatus.COMPLETED):
         if not remaining:
             break
-        budget = STATUS_MAX_PAGES if status in _IN_FLIGHT else -(-len(remaining) // 100) + 1
+        budget = STATUS_MAX_PAGES if status in IN_FLIGHT else -(-len(remaining) // 100) + 1
         walk = summaries(status, budget)
         # A list that ends early (broken pagination, the budget) leaves its ids to GETs.
         with contextlib.suppress(ResponseValidationError):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 import attrs
 
 __all__ = [
+    "IN_FLIGHT",
     "KNOWN_PLATFORMS",
     "KNOWN_POST_TYPES",
     "CreatedGeneration",
@@ -98,6 +99,10 @@ class GenerationStatus(str, enum.Enum):
 
     def __repr__(self) -> str:
         return f"<GenerationStatus.{self._name_}: {self._value_!r}>"
+
+
+#: The statuses of a generation the API is still working on, in the order it goes through.
+IN_FLIGHT: Final = (GenerationStatus.PENDING, GenerationStatus.PROCESSING)
 
 
 @attrs.frozen

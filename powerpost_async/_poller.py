@@ -14,36 +14,23 @@ watch is resolved another way (the sweeper, a webhook) or nobody holds the id an
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import tenacity as _t
 
 from ._models import Generation
 from ._policy import is_transient, poll_backoff
-from ._registry import Source, Watch
-from ._timing import Clock, Sleep
+from ._registry import Tools, Watch
 
 __all__ = ["poll"]
 
 
-async def poll(
-    watch: Watch,
-    source: Source,
-    clock: Clock,
-    sleep: Sleep,
-    seen: Callable[[Watch, Generation], None],
-    fail: Callable[[Watch, BaseException], None],
-) -> None:
+async def poll(watch: Watch, tools: Tools) -> None:
     """Poll ``watch`` until it finishes or its holders' deadline passes.
 
     Args:
         watch: The id to poll; its holders say how often and until when.
-        source: Where to GET it from.
-        clock: Monotonic clock.
-        sleep: Async sleep.
-        seen: Called with every generation read (it resolves the watch if terminal).
-        fail: Called with an error that will not go away by asking again.
+        tools: Where to read it, the clock and sleep, and whom to tell.
     """
+    clock, sleep = tools.clock, tools.sleep
 
     def past_deadline(_: _t.RetryCallState) -> bool:
         deadline = watch.deadline if watch.holders else clock()
@@ -62,8 +49,8 @@ async def poll(
         await sleep(seconds)
 
     async def attempt() -> Generation:
-        generation = await source.fetch(watch.id, deadline=watch.deadline)
-        seen(watch, generation)
+        generation = await tools.source.fetch(watch.id, deadline=watch.deadline)
+        tools.seen(watch, generation)
         return generation
 
     retrying = _t.AsyncRetrying(
@@ -80,5 +67,5 @@ async def poll(
         pass  # the deadline passed, still in flight: each holder reports its own timeout
     except Exception as error:  # cancellation propagates
         if not is_transient(error):
-            fail(watch, error)  # e.g. not found: every holder of this id gets it
+            tools.fail(watch, error)  # e.g. not found: every holder of this id gets it
         # else: the last try, at the deadline, failed on the way: the holders time out

@@ -26,9 +26,10 @@ import attrs
 from ._models import Generation, GenerationStatus, GenerationSummary
 
 if TYPE_CHECKING:
+    from ._timing import Clock, Sleep
     from ._transport import Response
 
-__all__ = ["Holder", "Registry", "Source", "Strategy", "Watch"]
+__all__ = ["Holder", "Registry", "Source", "Strategy", "Tools", "Watch"]
 
 Strategy = Literal["auto", "poll", "sweep"]
 
@@ -46,6 +47,25 @@ class Source(Protocol):
     async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:
         """One raw page of the list of generations in ``status`` (100 per page)."""
         ...
+
+
+@attrs.frozen
+class Tools:
+    """What a poller and the sweeper work with: narrow things, not the client.
+
+    Attributes:
+        source: Reads generations and list pages.
+        clock: Monotonic clock.
+        sleep: Async sleep.
+        seen: Called with a generation read by GET (resolves the watch if terminal).
+        fail: Called to fail one watch with an error that asking again will not cure.
+    """
+
+    source: Source
+    clock: Clock
+    sleep: Sleep
+    seen: Callable[[Watch, Generation], None]
+    fail: Callable[[Watch, BaseException], None]
 
 
 class Holder:
@@ -202,10 +222,6 @@ class Registry:
     def watches(self) -> list[Watch]:
         """Every watch, as a list (safe to change the registry while going through it)."""
         return list(self._watches.values())
-
-    def get(self, generation_id: str) -> Watch | None:
-        """The watch of an id as the caller asked for it."""
-        return self._watches.get(generation_id)
 
     def find(self, server_id: str) -> list[Watch]:
         """Every watch of the generation the server calls ``server_id``: the one asked

@@ -137,6 +137,7 @@ class Generations:
         prefetch: bool,
         timeout: float | UseClientDefault | None,
         max_retries: int | UseClientDefault,
+        max_pages: int | None = None,
     ) -> AsyncGenerator[GenerationSummary, None]:
         def fetch(cursor: str | None) -> Any:
             query = query_string({"status": status, "limit": page_size, "cursor": cursor})
@@ -144,7 +145,7 @@ class Generations:
                 GENERATIONS_PATH + query, timeout=timeout, max_retries=max_retries
             )
 
-        pages = walk_pages(fetch, _raw, prefetch=prefetch)
+        pages = walk_pages(fetch, _raw, prefetch=prefetch, max_pages=max_pages)
         try:
             async for response, data in pages:
                 for summary in structure(data, Page[GenerationSummary], body=response.content).data:
@@ -449,20 +450,17 @@ class Generations:
                     raise outcome
         return {i: found[i] for i in ids}
 
-    async def _walk_status(
+    def _walk_status(
         self, status: GenerationStatus, max_pages: int | None
     ) -> AsyncGenerator[GenerationSummary, None]:
-        def fetch(cursor: str | None) -> Any:
-            query = query_string({"status": status.value, "limit": MAX_PAGE_SIZE, "cursor": cursor})
-            return self._client._get_json(GENERATIONS_PATH + query)
-
-        pages = walk_pages(fetch, _raw, max_pages=max_pages)
-        try:
-            async for response, data in pages:
-                for summary in structure(data, Page[GenerationSummary], body=response.content).data:
-                    yield summary
-        finally:
-            await pages.aclose()
+        return self._iterate(
+            status.value,
+            MAX_PAGE_SIZE,
+            False,
+            USE_CLIENT_DEFAULT,
+            USE_CLIENT_DEFAULT,
+            max_pages=max_pages,
+        )
 
     async def _get_each(self, ids: builtins.list[str]) -> builtins.list[Generation | Exception]:
         return await self.get_many(ids, return_exceptions=True)

@@ -27,18 +27,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
 from ._bulk import run_bounded
 from ._converter import structure
 from ._exceptions import APIError, NotFoundError, ResponseValidationError
-from ._models import Generation, GenerationStatus, GenerationSummary, Page
+from ._models import IN_FLIGHT, Generation, GenerationStatus, GenerationSummary, Page
 from ._pagination import walk_pages
 from ._policy import Backoff, is_transient
-from ._registry import Registry, Source, Watch
-from ._timing import Clock, Sleep
+from ._registry import Registry, Tools, Watch
 
 __all__ = ["DEFAULT_INTERVAL", "SWEEP_MAX_PAGES", "Sweeper"]
 
@@ -52,7 +50,6 @@ SWEEP_MAX_PAGES: Final = 500
 #: Longest pause after failed ticks in a row, and between GETs of an id the lists miss.
 SWEEP_MAX_BACKOFF: Final = 30.0
 MISS_MAX_BACKOFF: Final = 60.0
-_IN_FLIGHT: Final = (GenerationStatus.PENDING, GenerationStatus.PROCESSING)
 
 
 class Sweeper:
@@ -60,28 +57,12 @@ class Sweeper:
 
     Args:
         registry: The watches to answer for.
-        source: Where to read lists and generations.
-        clock: Monotonic clock.
-        sleep: Async sleep.
-        seen: Called with a generation read by GET (resolves the watch if terminal).
-        fail: Called to fail one watch with an error.
+        tools: Where to read lists and generations, the clock and sleep, whom to tell.
     """
 
-    def __init__(
-        self,
-        registry: Registry,
-        source: Source,
-        clock: Clock,
-        sleep: Sleep,
-        seen: Callable[[Watch, Generation], None],
-        fail: Callable[[Watch, BaseException], None],
-    ) -> None:
+    def __init__(self, registry: Registry, tools: Tools) -> None:
         self._registry = registry
-        self._source = source
-        self._clock = clock
-        self._sleep = sleep
-        self._seen = seen
-        self._fail = fail
+        self._tools = tools
         self._task: asyncio.Task[None] | None = None
         # Until a page shows otherwise, lists are taken to be newest first.
         self._newest_first = True
@@ -113,7 +94,7 @@ class Sweeper:
         pause = 0.0  # the first tick goes at once: ids already finished return now
         while self._registry.sweepable:
             if pause:
-                await self._sleep(pause)
+                await self._tools.sleep(pause)
             interval = self._registry.sweep_interval or DEFAULT_INTERVAL
             longest = max(interval, self._registry.sweep_max_interval or interval)
             try:
@@ -128,7 +109,7 @@ class Sweeper:
                 # For good (401, 403...) or a bug: fail the swept waits, don't leave them hanging.
                 logger.warning("sweeping failed for good: %s", error)
                 for watch in self._registry.open_sweepable().values():
-                    self._fail(watch, error)
+                    self._tools.fail(watch, error)
                 return
             failures = 0
             # Like polling: every interval at first, then less often, up to max_interval;
@@ -143,7 +124,7 @@ class Sweeper:
         if not watches:
             return
         in_flight = await self._scan(watches)
-        now = self._clock()
+        now = self._tools.clock()
         absent = [
             w
             for i, w in watches.items()
@@ -153,7 +134,7 @@ class Sweeper:
             return
         results = await run_bounded(
             [w.id for w in absent],
-            lambda generation_id: self._source.fetch(generation_id, deadline=None),
+            lambda generation_id: self._tools.source.fetch(generation_id, deadline=None),
             SWEEP_GET_CONCURRENCY,
             return_exceptions=True,
         )
@@ -162,15 +143,15 @@ class Sweeper:
             if watch.done:
                 continue
             if isinstance(result, Generation):
-                self._seen(watch, result)
+                self._tools.seen(watch, result)
                 if not result.status.is_terminal:
                     # The lists missed it although it is in flight: look again later,
                     # each time later still, rather than at every tick.
                     miss = Backoff(interval, max(interval, MISS_MAX_BACKOFF), 2.0, (1.0, 1.25))
-                    watch.next_check = self._clock() + miss.delay(watch.misses)
+                    watch.next_check = self._tools.clock() + miss.delay(watch.misses)
                     watch.misses += 1
             elif isinstance(result, NotFoundError) or not is_transient(result):
-                self._fail(watch, result)
+                self._tools.fail(watch, result)
             # else transient: the next tick tries again
 
     async def _scan(self, watches: dict[str, Watch]) -> set[str]:
@@ -181,7 +162,7 @@ class Sweeper:
         # A generation last seen processing cannot be pending again: when that holds for
         # every watched id, the pending list has nothing to tell.
         statuses = (
-            _IN_FLIGHT
+            IN_FLIGHT
             if any(w.last_status is not GenerationStatus.PROCESSING for w in watches.values())
             else (GenerationStatus.PROCESSING,)
         )
@@ -199,7 +180,7 @@ class Sweeper:
         previous: datetime | None = None
 
         def fetch(cursor: str | None) -> Any:
-            return self._source.page(status.value, cursor)
+            return self._tools.source.page(status.value, cursor)
 
         pages = walk_pages(fetch, lambda raw: raw[1], max_pages=SWEEP_MAX_PAGES)
         try:

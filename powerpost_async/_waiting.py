@@ -33,7 +33,7 @@ from ._http import path_segment
 from ._models import CreatedGeneration, Generation, GenerationStatus, GenerationSummary
 from ._policy import is_transient
 from ._poller import poll
-from ._registry import Holder, Registry, Source, Strategy, Watch
+from ._registry import Holder, Registry, Source, Strategy, Tools, Watch
 from ._sweeper import Sweeper
 from ._timing import Clock, Sleep, sleep_until_done
 
@@ -130,7 +130,8 @@ class Engine:
         self._workspace_id = workspace_id
         self._client_closed = client_closed
         self._registry = Registry()
-        self._sweeper = Sweeper(self._registry, source, clock, sleep, self._seen, self._fail)
+        self._tools = Tools(source, clock, sleep, self._seen, self._fail)
+        self._sweeper = Sweeper(self._registry, self._tools)
         self._pollers: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -158,7 +159,7 @@ class Engine:
 
     def _start_poller(self, watch: Watch) -> None:
         task = asyncio.get_running_loop().create_task(
-            poll(watch, self._source, self._clock, self._sleep, self._seen, self._fail),
+            poll(watch, self._tools),
             name=f"powerpost-poll-{watch.id}",
         )
         watch.poller = task

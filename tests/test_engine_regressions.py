@@ -61,6 +61,16 @@ async def create_many(pp: PowerPost, count: int) -> list[str]:
     return [c.generation_id for c in created]
 
 
+def mock_client(
+    handler: Callable[[Request], Response] | MockTransport, clock: VirtualClock, **kwargs: Any
+) -> PowerPost:
+    """A client on a MockTransport, in the clock's virtual time."""
+    transport = handler if isinstance(handler, MockTransport) else MockTransport(handler)
+    return PowerPost(
+        "pp_live_sk_x", "ws", transport=transport, clock=clock, sleep=clock.sleep, **kwargs
+    )
+
+
 async def collect(items: AsyncIterator[Any], into: list[str]) -> None:
     async for item in items:
         into.append(item.generation_id)
@@ -294,15 +304,7 @@ class LimitedWithoutHeaders:
 
 async def test_without_rate_limit_headers_the_release_starts_slow(clock: VirtualClock) -> None:
     server = LimitedWithoutHeaders(clock)
-    async with PowerPost(
-        "pp_live_sk_x",
-        "ws",
-        transport=MockTransport(server),
-        clock=clock,
-        sleep=clock.sleep,
-        max_retries=50,
-        timeout=None,
-    ) as pp:
+    async with mock_client(server, clock, max_retries=50, timeout=None) as pp:
         results = await asyncio.gather(*(pp.generations.get("g") for _ in range(220)))
     assert len(results) == 220
     # 200 burst past the first window's 20 at once (nothing to go by yet); afterwards,
@@ -536,9 +538,7 @@ async def test_a_wait_gives_up_on_the_statuses_the_client_would_not_retry(status
     # Waits and the client now agree on what is transient: 500/502/503/504, not any 5xx.
     clock = VirtualClock()
     transport = MockTransport(answering(status))
-    async with PowerPost(
-        "pp_live_sk_x", "ws", transport=transport, clock=clock, sleep=clock.sleep
-    ) as pp:
+    async with mock_client(transport, clock) as pp:
         with pytest.raises(InternalServerError):
             await pp.generations.wait("g", timeout=600)
     assert len(transport.requests) == 1
@@ -556,14 +556,7 @@ async def test_a_wait_rides_out_the_statuses_the_client_retries() -> None:
             return Response.from_json(200, body)
         return answering(status)(request)
 
-    async with PowerPost(
-        "pp_live_sk_x",
-        "ws",
-        transport=MockTransport(handler),
-        clock=clock,
-        sleep=clock.sleep,
-        max_retries=0,
-    ) as pp:
+    async with mock_client(handler, clock, max_retries=0) as pp:
         generation = await pp.generations.wait("g", timeout=600)
     assert generation.status is GenerationStatus.COMPLETED
 
