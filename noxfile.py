@@ -56,13 +56,15 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def soak(session: nox.Session) -> None:
-    """Soak and storm figures (docs/reliability.md): 2,000 generations under random faults.
+    """Soak, storm and long-horizon figures (docs/reliability.md).
 
     One client creates and awaits 2,000 generations in memory (virtual time) and 2,000
     over real sockets (real time, about a minute) while the embedded server injects 429s,
     5xx, drops, slow answers and truncated bodies; then every storm scenario with and
-    without the circuit breaker. Prints the tables. Sizes: ``POWERPOST_SOAK_GENERATIONS``
-    and ``POWERPOST_SOAK_SOCKET_GENERATIONS``; pytest options go after ``--``.
+    without the circuit breaker; then the long-horizon scenario over virtual days
+    (outages of up to two days, 429 storms, broken pagination, webhooks). Prints the
+    tables. Sizes: ``POWERPOST_SOAK_GENERATIONS``, ``POWERPOST_SOAK_SOCKET_GENERATIONS``,
+    ``POWERPOST_HORIZON_CYCLES`` (of 6 virtual hours); pytest options go after ``--``.
     """
     import os  # here, not at the top: only this session reads the environment
 
@@ -71,6 +73,7 @@ def soak(session: nox.Session) -> None:
     session.run(
         "pytest",
         "tests/test_soak.py",
+        "tests/test_long_horizon.py",
         "-s",
         "-q",
         *session.posargs,
@@ -81,6 +84,10 @@ def soak(session: nox.Session) -> None:
                 "POWERPOST_SOAK_SOCKET_GENERATIONS", count
             ),
             "POWERPOST_STORM_FIGURES": "1",
+            "POWERPOST_HORIZON_CYCLES": os.environ.get("POWERPOST_HORIZON_CYCLES", "12"),
+            "POWERPOST_HORIZON_HOURS": "6",
+            "POWERPOST_HORIZON_LONGEST": "4",
+            "POWERPOST_HORIZON_MAX_OUTAGE": str(2 * 86400),
         },
     )
 

@@ -95,8 +95,14 @@ class RateLimitGate:
     # -- what the responses say -----------------------------------------------------------
 
     def rate_limited(self, retry_after: float | None, headers: Mapping[str, str]) -> float:
-        """A 429 arrived: pause the client and pace what follows. Returns the pause set."""
+        """A 429 arrived: pause the client and pace what follows. Returns the pause set.
+
+        A 429 that says neither how long to wait nor what the quota is gives nothing to
+        pace by: the request that got it backs off on its own, as after any failure.
+        """
         now = self._clock()
+        if retry_after is None and _quota(headers, now, self._wall) is None:
+            return 0.0
         pause = min(retry_after if retry_after is not None else 0.0, self._ceiling)
         self.pause_until = max(self.pause_until, now + pause)
         if self.paced:

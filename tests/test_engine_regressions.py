@@ -390,12 +390,12 @@ async def test_timed_out_waits_leave_nothing_on_an_id_others_still_await(
                 with pytest.raises(WaitTimeoutError):
                     await pp.generations.wait_many([generation_id], timeout=0.5)
 
-        await time_out(200)  # warm up: caches, the first allocations
+        await time_out(100)  # warm up: caches, the first allocations
         gc.collect()
         tracemalloc.start()
         try:
             before = tracemalloc.get_traced_memory()[0]
-            await time_out(2000)
+            await time_out(1000)
             gc.collect()
             grown = tracemalloc.get_traced_memory()[0] - before
         finally:
@@ -403,8 +403,8 @@ async def test_timed_out_waits_leave_nothing_on_an_id_others_still_await(
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
-    # Before: ~4.6 kB per timed-out call (9 MB for these 2,000).
-    assert grown < 300_000, grown
+    # Before: ~4.6 kB per timed-out call (4.6 MB for these 1,000).
+    assert grown < 200_000, grown
 
 
 # -- 12: the sweep interval follows the waiters present -----------------------------------------

@@ -27,7 +27,8 @@ requests per generation, time covered, the worst cases.
 
 Size: ``POWERPOST_HORIZON_CYCLES`` cycles (default 3) of ``POWERPOST_HORIZON_HOURS``
 hour(s) (default 1), outages up to ``POWERPOST_HORIZON_MAX_OUTAGE`` seconds (default 6 h),
-seed ``POWERPOST_HORIZON_SEED``. ``nox -s soak`` runs days of it.
+generations up to ``POWERPOST_HORIZON_LONGEST`` hours (default 1, at most 4), seed
+``POWERPOST_HORIZON_SEED``. ``nox -s soak`` runs days of it.
 """
 
 from __future__ import annotations
@@ -58,14 +59,20 @@ CYCLES = int(os.environ.get("POWERPOST_HORIZON_CYCLES", "3"))
 CYCLE_HOURS = float(os.environ.get("POWERPOST_HORIZON_HOURS", "1"))
 MAX_OUTAGE = float(os.environ.get("POWERPOST_HORIZON_MAX_OUTAGE", str(6 * 3600)))
 SEED = int(os.environ.get("POWERPOST_HORIZON_SEED", "11"))
+#: The longest a generation lasts, in hours (up to 4).
+LONGEST = float(os.environ.get("POWERPOST_HORIZON_LONGEST", "1"))
 
 #: After the API is reachable again: one cool-down (30 s, +20 % jitter) and one interval.
 RECOVERY_BOUND = 30.0 * 1.2 + 10.0 + 2.0
 #: While pagination is broken, ids the lists miss are re-checked at most 60 s apart.
 BROKEN_PAGES_BOUND = 60.0 + 10.0 + 5.0
 DEADLINE_TOLERANCE = 0.01
-#: Durations of a wave's generations: seconds, minutes, an hour, hours.
-DURATIONS = [(1.0, 10.0), (10.0, 300.0), (300.0, 3600.0), (3600.0, 4 * 3600.0)]
+#: Durations of a wave's generations: seconds, minutes, up to an hour, hours.
+DURATIONS = [
+    (low, high)
+    for low, high in [(1.0, 10.0), (10.0, 300.0), (300.0, 3600.0), (3600.0, 4 * 3600.0)]
+    if high <= max(LONGEST, 1.0) * 3600
+]
 HOUR = 3600.0
 TROUBLES = ["cursor_cycle", "empty_pages", "empty_cursor", "order"]
 
