@@ -294,13 +294,18 @@ class Workload:
                 )
         # a caller cancelled midway
         if rng.random() < 0.3:
-            self.spawn(
-                Caller("cancelled", ids, now, None),
-                lambda: asyncio.wait_for(
-                    pp.generations.wait_many(ids, timeout=None), rng.uniform(0, 600)
-                ),
-                0.0,
-            )
+            delay = rng.uniform(0, 600)
+
+            async def cancel_midway() -> None:
+                inner = asyncio.ensure_future(pp.generations.wait_many(ids, timeout=None))
+                timer = asyncio.ensure_future(self.clock.sleep(delay))
+                await asyncio.wait({inner, timer}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (inner, timer):
+                    task.cancel()  # a no-op on the one that finished first
+                await asyncio.wait({timer})
+                await inner  # a result if it finished first, else CancelledError
+
+            self.spawn(Caller("cancelled", ids, now, None), cancel_midway, 0.0)
         # a caller joining long after
         if rng.random() < 0.3:
             late = rng.uniform(high, high + 1800)
