@@ -101,7 +101,8 @@ class RateLimitGate:
         pace by: the request that got it backs off on its own, as after any failure.
         """
         now = self._clock()
-        if retry_after is None and _quota(headers, now, self._wall) is None:
+        quota = _quota(headers, now, self._wall)
+        if retry_after is None and quota is None:
             return 0.0
         pause = min(retry_after if retry_after is not None else 0.0, self._ceiling)
         self.pause_until = max(self.pause_until, now + pause)
@@ -112,18 +113,24 @@ class RateLimitGate:
             self.paced = True
             self._slow_start = 1
             self._window = min(max(pause, 1.0), 60.0)
-            self._server_reset = 0.0
             logger.info(
                 "rate limited (429): holding every request back for %.1f s, then "
                 "releasing them paced",
                 pause,
             )
         self._limited_in_window = True
-        self.observe(headers)
+        if quota is not None:
+            # The 429's own figures overrule what earlier answers said.
+            limit, remaining, reset = quota
+            if limit is not None:
+                self._limit = limit
+            self._server_reset, self._server_remaining = reset, remaining
+            if reset > now:
+                self._window = max(self._window, min(reset - now, self._ceiling))
         # Nothing more until the pause ends, or the server's window resets if later.
         self._tokens = 0
-        reset = self._server_reset if self._server_reset > now else 0.0
-        self._window_end = max(self.pause_until, reset, now + MIN_WINDOW)
+        reset_at = self._server_reset if self._server_reset > now else 0.0
+        self._window_end = max(self.pause_until, reset_at, now + MIN_WINDOW)
         return pause
 
     def observe(self, headers: Mapping[str, str]) -> bool:
@@ -142,11 +149,10 @@ class RateLimitGate:
             self._server_remaining = min(self._server_remaining, remaining)
         elif reset > self._server_reset:
             self._server_reset, self._server_remaining = reset, remaining
-        if now < self._window_end:
-            if reset > self._window_end + _SAME_WINDOW:
-                self._window_end = reset  # the server's window outlasts ours: keep its pace
-            if reset > now:
-                self._tokens = min(self._tokens, remaining)
+        if now < self._window_end and reset > now:
+            # No more than the server allows until its reset. (If its window outlasts
+            # ours, the next of ours starts from its figures: see _next_window.)
+            self._tokens = min(self._tokens, remaining)
         return True
 
     # -- letting requests through ---------------------------------------------------------

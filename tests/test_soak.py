@@ -55,9 +55,11 @@ SOCKET_GENERATIONS = int(os.environ.get("POWERPOST_SOAK_SOCKET_GENERATIONS", "40
 SEED = int(os.environ.get("POWERPOST_SOAK_SEED", "7"))
 
 # Client timeout vs. the slow fault's delay: a slow answer always times out the client
-# while the server still does the work (the nastiest case for a create).
-CLIENT_TIMEOUT = 1.0
-SLOW_DELAY = 2.0
+# while the server still does the work (the nastiest case for a create). The timeout is
+# a call's deadline, retries and pauses included: long enough for a 429's 1 s pause and
+# the retry after it to fit.
+CLIENT_TIMEOUT = 3.0
+SLOW_DELAY = 4.0
 CREATE_CONCURRENCY = 50
 POST_TYPES = ("instagram-feed", "x-post", "youtube-short")
 
