@@ -49,6 +49,8 @@ logger = logging.getLogger("powerpost_async")
 DEFAULT_BASE_URL: Final = "https://powerpost.ai"
 # An attempt left with less than this before its deadline still gets this long.
 _MIN_ATTEMPT: Final = 0.001
+# The most time a pause leaves before a call's deadline for the attempt after it.
+_ATTEMPT_ROOM: Final = 1.0
 
 
 class _FromTimeout(enum.Enum):
@@ -341,13 +343,18 @@ class PowerPost:
             response, data = await self._recover(request, error, False, deadline, retries, False)
         return structure(data, cls, body=response.content)
 
-    def _hold_limit(self, deadline: float | None, patient: bool) -> float:
+    def _hold_limit(self, request: Request, deadline: float | None, patient: bool) -> float:
         """The latest instant a call may be held back until (by a pause or the breaker).
 
-        Its deadline; for a call that is not a wait, also never longer than
-        ``max_retry_after`` from now.
+        Early enough before its deadline to leave the attempt that follows some time (a
+        quarter of its timeout, at most a second): a pause that would use up the whole
+        deadline only delays a failure. For a call that is not a wait, also never longer
+        than ``max_retry_after`` from now.
         """
-        limit = math.inf if deadline is None else deadline
+        limit = math.inf
+        if deadline is not None:
+            room = min(_ATTEMPT_ROOM, request.timeout / 4) if request.timeout else 0.0
+            limit = deadline - room
         if not patient:
             limit = min(limit, self._clock() + self._max_retry_after)
         return limit
@@ -360,7 +367,7 @@ class PowerPost:
         Returns the request (its timeout shortened by the time spent waiting, so the
         deadline holds) and whether it is the breaker's probe.
         """
-        limit = self._hold_limit(deadline, patient)
+        limit = self._hold_limit(request, deadline, patient)
         if self._rate.engaged:
             await self._rate.admit(limit)
         breaker = self._breaker
@@ -455,7 +462,7 @@ class PowerPost:
             pause = max(pause, self._rate.remaining_pause())
             if self._breaker is not None:
                 pause = max(pause, self._breaker.remaining_cooldown())
-            if self._clock() + pause > self._hold_limit(deadline, patient):
+            if self._clock() + pause > self._hold_limit(request, deadline, patient):
                 return False  # it would outlast the call's deadline: give up now
             planned[0] = pause
             return True

@@ -815,7 +815,7 @@ async def test_sdk_sees_rate_limit_and_waits_it_out(clock: VirtualClock, connect
     assert error.value.retry_after == 60
     assert error.value.code == "RATE_LIMIT_EXCEEDED"
 
-    patient = await connect(server, max_retries=1)
+    patient = await connect(server, max_retries=1, timeout=120)  # time for the 60 s pause
     assert (await patient.account.credits()).balance == 1000
     assert clock() >= 60  # waited in virtual time
     assert server.requests.count(status=429) == 2
