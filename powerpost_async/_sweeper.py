@@ -89,7 +89,7 @@ class Sweeper:
 
     async def _run(self) -> None:
         failures = 0
-        quiet = 0  # ticks since a caller joined
+        quiet = 0  # ticks in a row that answered nobody, with no caller joining
         joined = self._registry.joined
         pause = 0.0  # the first tick goes at once: ids already finished return now
         while self._registry.sweepable:
@@ -98,7 +98,7 @@ class Sweeper:
             interval = self._registry.sweep_interval or DEFAULT_INTERVAL
             longest = max(interval, self._registry.sweep_max_interval or interval)
             try:
-                await self._tick()
+                answered = await self._tick()
             except Exception as error:  # cancellation propagates
                 if isinstance(error, APIError) and is_transient(error):
                     backoff = Backoff(interval, max(longest, SWEEP_MAX_BACKOFF), 2.0, (1.0, 1.25))
@@ -112,17 +112,19 @@ class Sweeper:
                     self._tools.fail(watch, error)
                 return
             failures = 0
-            # Like polling: every interval at first, then less often, up to max_interval;
-            # a caller joining brings it back to the start.
-            if self._registry.joined != joined:
+            # Every interval while ticks answer someone; after quiet ones, less often, up
+            # to max_interval (hours-long generations need no tick every 2 s). A caller
+            # joining, or a tick answering one, brings it back to the start.
+            if answered or self._registry.joined != joined:
                 joined, quiet = self._registry.joined, 0
             pause = Backoff(interval, longest, 1.5, (1.0, 1.25)).delay(quiet)
             quiet += 1
 
-    async def _tick(self) -> None:
+    async def _tick(self) -> int:
+        """One sweep; returns how many of the swept ids it found finished."""
         watches = self._registry.open_sweepable()
         if not watches:
-            return
+            return 0
         in_flight = await self._scan(watches)
         now = self._tools.clock()
         absent = [
@@ -131,7 +133,7 @@ class Sweeper:
             if i not in in_flight and not w.done and w.next_check <= now
         ]
         if not absent:
-            return
+            return 0
         results = await run_bounded(
             [w.id for w in absent],
             lambda generation_id: self._tools.source.fetch(generation_id, deadline=None),
@@ -153,6 +155,7 @@ class Sweeper:
             elif isinstance(result, NotFoundError) or not is_transient(result):
                 self._tools.fail(watch, result)
             # else transient: the next tick tries again
+        return sum(watch.done for watch in absent)
 
     async def _scan(self, watches: dict[str, Watch]) -> set[str]:
         """The ids of ``watches`` that the in-flight lists show, noting what they show."""
