@@ -50,6 +50,8 @@ SWEEP_MAX_PAGES: Final = 500
 #: Longest pause after failed ticks in a row, and between GETs of an id the lists miss.
 SWEEP_MAX_BACKOFF: Final = 30.0
 MISS_MAX_BACKOFF: Final = 60.0
+#: Ticks in a row that answer nobody before the sweeper starts to slow down.
+QUIET_TICKS: Final = 3
 
 
 class Sweeper:
@@ -117,7 +119,11 @@ class Sweeper:
             # joining, or a tick answering one, brings it back to the start.
             if answered or self._registry.joined != joined:
                 joined, quiet = self._registry.joined, 0
-            pause = Backoff(interval, longest, 1.5, (1.0, 1.25)).delay(quiet)
+            # A few quiet ticks are normal between finishes; more mean a long wait ahead.
+            pause = interval
+            if quiet >= QUIET_TICKS:
+                slower = Backoff(interval, longest, 1.5, (1.0, 1.25))
+                pause = slower.delay(quiet - QUIET_TICKS + 1)
             quiet += 1
 
     async def _tick(self) -> int:
