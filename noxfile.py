@@ -63,8 +63,9 @@ def soak(session: nox.Session) -> None:
     5xx, drops, slow answers and truncated bodies; then every storm scenario with and
     without the circuit breaker; then the long-horizon scenario over virtual days
     (outages of up to two days, 429 storms, broken pagination, webhooks; about 20 minutes
-    with asyncio's debug mode on). Prints the tables. Sizes: ``POWERPOST_SOAK_GENERATIONS``, ``POWERPOST_SOAK_SOCKET_GENERATIONS``,
-    ``POWERPOST_HORIZON_CYCLES`` (of 6 virtual hours); pytest options go after ``--``.
+    with asyncio's debug mode on). Prints the tables. Sizes: ``POWERPOST_SOAK_GENERATIONS``,
+    ``POWERPOST_SOAK_SOCKET_GENERATIONS``, ``POWERPOST_HORIZON_CYCLES`` (of 6 virtual
+    hours); pytest options go after ``--``.
     """
     import os  # here, not at the top: only this session reads the environment
 
