@@ -39,6 +39,7 @@ from ._exceptions import (
     UnprocessableEntityError,
     WaitTimeoutError,
 )
+from ._fleet import Coordinator, FleetMember
 from ._models import (
     CreatedGeneration,
     Credits,
@@ -67,8 +68,10 @@ __all__ = [
     "BadRequestError",
     "CircuitOpenError",
     "ConflictError",
+    "Coordinator",
     "CreatedGeneration",
     "Credits",
+    "FleetMember",
     "Generation",
     "GenerationError",
     "GenerationFailedError",

@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
@@ -28,12 +28,14 @@ from ._exceptions import (
     PowerPostError,
     RateLimitError,
 )
+from ._fleet import Coordinator
 from ._http import (
     check_header_value,
     decode_json,
     error_from_response,
     user_agent,
 )
+from ._models import Generation
 from ._policy import RETRY_BACKOFF, may_resend
 from ._ratelimit import MAX_PAUSE, RateLimitGate
 from ._resources import Account, Generations
@@ -97,6 +99,11 @@ class PowerPost:
             per cool-down, not a storm of retries. Calls that may retry wait in line
             within their deadline and go as soon as the probe succeeds; the others get
             [`CircuitOpenError`][powerpost_async.CircuitOpenError] at once.
+        coordinator: Shares the waiting with the other processes of a service (one sweeper
+            for the whole fleet, webhooks and 429 pauses seen by all), e.g.
+            [`RedisCoordinator`][powerpost_async.redis.RedisCoordinator]; one per client.
+            ``None`` (the default): this client waits on its own. See
+            the fleet mode page (docs/concepts/fleet.md).
         clock: Monotonic clock in seconds (injectable for tests).
         sleep: Async sleep (injectable for tests, e.g. to run in virtual time).
 
@@ -117,6 +124,7 @@ class PowerPost:
         max_retry_after: float = 60.0,
         allow_insecure_http: bool = False,
         circuit_breaker: bool = True,
+        coordinator: Coordinator | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
@@ -166,6 +174,8 @@ class PowerPost:
         self._breaker = CircuitBreaker(self._clock, self._sleep) if circuit_breaker else None
         self._closed = False
 
+        self._coordinator = coordinator
+        self._joining: asyncio.Task[None] | None = None
         self.generations: Generations = Generations(self)
         """Create, fetch, list, iterate and await generations."""
         self.account: Account = Account(self)
@@ -199,6 +209,11 @@ class PowerPost:
         return self._transport
 
     @property
+    def coordinator(self) -> Coordinator | None:
+        """What this client shares its waiting with (``None``: nobody)."""
+        return self._coordinator
+
+    @property
     def is_closed(self) -> bool:
         """``True`` once `aclose()` ran."""
         return self._closed
@@ -212,7 +227,17 @@ class PowerPost:
     async def __aenter__(self) -> PowerPost:
         if self._closed:
             raise PowerPostError("this PowerPost client is closed; create a new one")
+        await self._join_fleet()
         return self
+
+    async def _join_fleet(self) -> None:
+        """Join the coordinator's fleet, once (at ``async with``, or the first wait)."""
+        if self._coordinator is None or self._closed:
+            return
+        if self._joining is None:
+            self._joining = asyncio.ensure_future(self._coordinator.join(_Member(self)))
+        # Shielded: one caller cancelled must not cancel the joining the others await.
+        await asyncio.shield(self._joining)
 
     async def __aexit__(
         self,
@@ -228,9 +253,14 @@ class PowerPost:
             return
         self._closed = True
         try:
-            await self.generations._aclose()
+            if self._joining is not None and self._coordinator is not None:
+                await asyncio.wait({self._joining})
+                await self._coordinator.leave()
         finally:
-            await self._transport.aclose()
+            try:
+                await self.generations._aclose()
+            finally:
+                await self._transport.aclose()
 
     # -- the request path -----------------------------------------------------------------
 
@@ -435,7 +465,9 @@ class PowerPost:
         error = error_from_response(response, now=time.time())
         if isinstance(error, RateLimitError):
             # Slow the whole client, then release what it held paced.
-            rate.rate_limited(error.retry_after, response.headers)
+            pause = rate.rate_limited(error.retry_after, response.headers)
+            if pause and self._coordinator is not None:
+                self._coordinator.pause(pause)  # the rate limit is the fleet's, not ours
         raise error
 
     async def _recover(
@@ -497,6 +529,35 @@ class PowerPost:
         raise AssertionError(
             "unreachable: tenacity either returns or re-raises"
         )  # pragma: no cover
+
+
+class _Member:
+    """A client as its coordinator sees it (the `FleetMember` it joins with)."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: PowerPost) -> None:
+        self._client = client
+
+    @property
+    def scope(self) -> str:
+        return f"{self._client.base_url} {self._client.workspace_id or ''}"
+
+    def delivered(self, outcomes: Mapping[str, Generation | APIStatusError]) -> None:
+        self._client.generations._engine.delivered(outcomes)
+
+    def lead(self, generation_ids: Collection[str]) -> None:
+        self._client.generations._engine.lead(generation_ids)
+
+    def fed(self, generation_id: str) -> None:
+        self._client.generations._engine.fed(generation_id)
+
+    def paused(self, seconds: float) -> None:
+        # Another process got the 429: pause here too, without announcing it again.
+        self._client._rate.rate_limited(seconds, {})
+
+    def connection_changed(self, connected: bool) -> None:
+        self._client.generations._engine.connection_changed(connected)
 
 
 def _shortened(request: Request, deadline: float | None, clock: Clock) -> Request:

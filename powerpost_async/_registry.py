@@ -71,7 +71,15 @@ class Tools:
 class Holder:
     """One call awaiting some ids, and how it wants them awaited."""
 
-    __slots__ = ("changed", "deadline", "finished", "interval", "max_interval", "strategy")
+    __slots__ = (
+        "changed",
+        "deadline",
+        "delegated",
+        "finished",
+        "interval",
+        "max_interval",
+        "strategy",
+    )
 
     def __init__(
         self,
@@ -82,8 +90,11 @@ class Holder:
         *,
         finished: Callable[[Watch], None] | None = None,
         changed: Callable[[Watch], None] | None = None,
+        delegated: bool = False,
     ) -> None:
         self.strategy = strategy
+        #: The fleet's leader answers for its ids, not this process (never for "poll").
+        self.delegated = delegated and strategy != "poll"
         self.interval = interval
         self.max_interval = max_interval
         self.deadline = deadline
@@ -92,12 +103,18 @@ class Holder:
         #: Called when the status last seen of one of its ids changes: progress reports.
         self.changed = changed
 
+    @property
+    def sweeps_here(self) -> bool:
+        """Whether this process's sweeper may answer for it."""
+        return self.strategy != "poll" and not self.delegated
+
 
 class Watch:
     """One awaited id: its future, its holders, what was last seen of it."""
 
     __slots__ = (
         "_last",
+        "delegated",
         "forced_pollers",
         "future",
         "holders",
@@ -114,6 +131,7 @@ class Watch:
         # An insertion-ordered set: 10,000 callers of one id come and go in O(1) each.
         self.holders: dict[Holder, None] = {}
         self.forced_pollers = 0  # holders with strategy="poll"
+        self.delegated = 0  # holders whose waits the fleet's leader answers
         self._last: Generation | GenerationSummary | None = None
         #: The task polling it, if any (one per id, however many hold it).
         self.poller: asyncio.Task[None] | None = None
@@ -174,8 +192,9 @@ class Watch:
 
     @property
     def sweepable(self) -> bool:
-        """Held by someone who lets the sweeper answer (not only by forced pollers)."""
-        return len(self.holders) > self.forced_pollers
+        """Held by someone who lets this process's sweeper answer (not only by forced
+        pollers, nor only by holders the fleet answers for)."""
+        return len(self.holders) > self.forced_pollers + self.delegated
 
     @property
     def poll_forced(self) -> bool:
@@ -260,8 +279,12 @@ class Registry:
 
     # -- holding and releasing --------------------------------------------------------------
 
-    def hold(self, holder: Holder, ids: Iterable[str]) -> list[Watch]:
-        """Register ``holder`` on each id (creating watches as needed)."""
+    def hold(self, holder: Holder, ids: Iterable[str], *, joining: bool = True) -> list[Watch]:
+        """Register ``holder`` on each id (creating watches as needed).
+
+        ``joining=False`` adds ids to a holder already registered (its settings are
+        counted once, when it joins).
+        """
         loop = asyncio.get_running_loop()
         watches: list[Watch] = []
         for generation_id in ids:
@@ -271,24 +294,55 @@ class Registry:
             was_sweepable = watch.sweepable
             watch.holders[holder] = None
             watch.forced_pollers += holder.strategy == "poll"
+            watch.delegated += holder.delegated
             self._sweepable += watch.sweepable - was_sweepable
             watches.append(watch)
-        if holder.strategy != "poll":
-            self._sweep_intervals[holder.interval] += 1
-            self._sweep_max_intervals[holder.max_interval] += 1
-            self.joined += 1
-        if holder.strategy == "sweep":
-            self._sweep_forced += 1
+        if joining:
+            self._count(holder, +1)
         return watches
 
-    def release(self, holder: Holder, watches: Iterable[Watch]) -> list[Watch]:
-        """Unregister ``holder``; returns the watches nobody holds any more (removed)."""
+    def _count(self, holder: Holder, sign: int) -> None:
+        if not holder.sweeps_here:
+            return
+        for counts, key in (
+            (self._sweep_intervals, holder.interval),
+            (self._sweep_max_intervals, holder.max_interval),
+        ):
+            counts[key] += sign
+            if counts[key] <= 0:
+                del counts[key]
+        if sign > 0:
+            self.joined += 1
+        if holder.strategy == "sweep":
+            self._sweep_forced += sign
+
+    def delegate(self, holder: Holder, watches: Iterable[Watch], delegated: bool) -> None:
+        """Hand ``holder``'s ids to the fleet's leader, or take them back."""
+        delegated = delegated and holder.strategy != "poll"
+        if holder.delegated == delegated:
+            return
+        self._count(holder, -1)
+        holder.delegated = delegated
+        self._count(holder, +1)
+        for watch in watches:
+            if holder not in watch.holders:
+                continue
+            was_sweepable = watch.sweepable
+            watch.delegated += 1 if delegated else -1
+            self._sweepable += watch.sweepable - was_sweepable
+
+    def release(
+        self, holder: Holder, watches: Iterable[Watch], *, leaving: bool = True
+    ) -> list[Watch]:
+        """Unregister ``holder`` from ``watches``; returns those nobody holds any more
+        (removed). ``leaving=False`` keeps the holder registered for its other ids."""
         gone: list[Watch] = []
         for watch in watches:
             was_sweepable = watch.sweepable
             if watch.holders.pop(holder, False) is False:
                 continue  # not held by it (released twice)
             watch.forced_pollers -= holder.strategy == "poll"
+            watch.delegated -= holder.delegated
             self._sweepable += watch.sweepable - was_sweepable
             if not watch.holders and self._watches.get(watch.id) is watch:
                 del self._watches[watch.id]
@@ -299,16 +353,8 @@ class Registry:
                         if not aliased:
                             del self._aliases[watch.server_id]
                 gone.append(watch)
-        if holder.strategy != "poll":
-            for counts, key in (
-                (self._sweep_intervals, holder.interval),
-                (self._sweep_max_intervals, holder.max_interval),
-            ):
-                counts[key] -= 1
-                if counts[key] <= 0:
-                    del counts[key]
-        if holder.strategy == "sweep":
-            self._sweep_forced -= 1
+        if leaving:
+            self._count(holder, -1)
         return gone
 
     def learn_spelling(self, watch: Watch, server_id: str) -> None:

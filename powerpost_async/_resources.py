@@ -62,6 +62,8 @@ class Generations:
             sleep=client._sleep,
             workspace_id=client.workspace_id,
             client_closed=lambda: client.is_closed,
+            coordinator=client._coordinator,
+            join=client._join_fleet,
         )
 
     async def list(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -38,11 +39,12 @@ from ._pagination import walk_pages
 from ._policy import Backoff, is_transient
 from ._registry import Registry, Tools, Watch
 
-__all__ = ["DEFAULT_INTERVAL", "SWEEP_MAX_PAGES", "Sweeper"]
+__all__ = ["DEFAULT_INTERVAL", "DEFAULT_MAX_INTERVAL", "SWEEP_MAX_PAGES", "Sweeper"]
 
 logger = logging.getLogger("powerpost_async")
 
 DEFAULT_INTERVAL: Final = 2.0
+DEFAULT_MAX_INTERVAL: Final = 10.0
 #: GETs a tick makes at once for ids that left the in-flight lists.
 SWEEP_GET_CONCURRENCY: Final = 16
 #: Pages one tick reads per status at most (50,000 generations in flight).
@@ -60,11 +62,16 @@ class Sweeper:
     Args:
         registry: The watches to answer for.
         tools: Where to read lists and generations, the clock and sleep, whom to tell.
+        may_act: Asked before each tick; ``False`` skips it (a fleet leader whose lease
+            may have lapsed must not sweep on it).
     """
 
-    def __init__(self, registry: Registry, tools: Tools) -> None:
+    def __init__(
+        self, registry: Registry, tools: Tools, *, may_act: Callable[[], bool] | None = None
+    ) -> None:
         self._registry = registry
         self._tools = tools
+        self._may_act = may_act
         self._task: asyncio.Task[None] | None = None
         # Until a page shows otherwise, lists are taken to be newest first.
         self._newest_first = True
@@ -128,6 +135,8 @@ class Sweeper:
 
     async def _tick(self) -> int:
         """One sweep; returns how many of the swept ids it found finished."""
+        if self._may_act is not None and not self._may_act():
+            return 0
         watches = self._registry.open_sweepable()
         if not watches:
             return 0

@@ -23,18 +23,19 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Iterable
-from typing import Final, TypeAlias
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable, Mapping
+from typing import Any, Final, TypeAlias
 
 import attrs
 
-from ._exceptions import GenerationFailedError, PowerPostError, WaitTimeoutError
+from ._exceptions import APIStatusError, GenerationFailedError, PowerPostError, WaitTimeoutError
+from ._fleet import Coordinator
 from ._http import path_segment
 from ._models import CreatedGeneration, Generation, GenerationStatus, GenerationSummary
 from ._policy import is_transient
 from ._poller import poll
 from ._registry import Holder, Registry, Source, Strategy, Tools, Watch
-from ._sweeper import Sweeper
+from ._sweeper import DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, Sweeper
 from ._timing import Clock, Sleep, sleep_until_done
 
 __all__ = [
@@ -105,7 +106,7 @@ class _Deadline(Exception):
 
 
 class Engine:
-    """Every wait of one client: the registry, the pollers, the sweeper.
+    """Every wait of one client: the registry, the pollers, the sweeper, the fleet.
 
     Args:
         source: Reads generations and list pages (the generations resource).
@@ -113,6 +114,8 @@ class Engine:
         sleep: Async sleep.
         workspace_id: The client's workspace (webhook events of others are ignored).
         client_closed: Whether the client is closed.
+        coordinator: Shares the waiting with other processes (``None``: on its own).
+        join: Joins the coordinator's fleet (once), before the first wait.
     """
 
     def __init__(
@@ -123,6 +126,8 @@ class Engine:
         sleep: Sleep,
         workspace_id: str | None,
         client_closed: Callable[[], bool],
+        coordinator: Coordinator | None = None,
+        join: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._source = source
         self._clock = clock
@@ -131,16 +136,51 @@ class Engine:
         self._client_closed = client_closed
         self._registry = Registry()
         self._tools = Tools(source, clock, sleep, self._seen, self._fail)
-        self._sweeper = Sweeper(self._registry, self._tools)
+        self._sweeper = Sweeper(self._registry, self._tools, may_act=self._may_sweep)
         self._pollers: set[asyncio.Task[None]] = set()
+        self._side_tasks: set[asyncio.Task[Any]] = set()  # stopped sweepers, fed hints
         self._closed = False
+        # The fleet: every waiting call's holder (to hand its ids over and take them
+        # back as the coordinator comes and goes), and the holder of the ids this
+        # process answers for while it leads.
+        self._coordinator = coordinator
+        self._join = join
+        self._fleet_active = False
+        self._holders: dict[Holder, list[Watch]] = {}
+        self._lead: Holder | None = None
+        self._lead_watches: dict[str, Watch] = {}
 
     # -- holding ids ------------------------------------------------------------------------
+
+    def _holder(
+        self,
+        strategy: Strategy,
+        interval: float,
+        max_interval: float,
+        deadline: float | None,
+        **callbacks: Any,
+    ) -> Holder:
+        """A holder for a waiting call: delegated to the fleet while it can be reached."""
+        return Holder(
+            strategy, interval, max_interval, deadline, delegated=self._fleet_active, **callbacks
+        )
 
     def _hold(self, holder: Holder, ids: Iterable[str]) -> list[Watch]:
         if self._closed or self._client_closed():
             raise PowerPostError("this PowerPost client is closed; create a new one")
         watches = self._registry.hold(holder, ids)
+        self._holders[holder] = watches
+        if holder.delegated and self._coordinator is not None:
+            self._coordinator.hold(self._deadlines(holder, watches))
+        self._arrange(watches)
+        return watches
+
+    def _deadlines(self, holder: Holder, watches: list[Watch]) -> dict[str, float | None]:
+        left = None if holder.deadline is None else max(0.0, holder.deadline - self._clock())
+        return {watch.id: left for watch in watches if not watch.done}
+
+    def _arrange(self, watches: Iterable[Watch]) -> None:
+        """Start the sweeper or pollers these watches now need; stop what is not needed."""
         registry = self._registry
         if not self._sweeper.running and (
             registry.sweepable >= SWEEP_THRESHOLD or registry.sweep_forced
@@ -150,9 +190,11 @@ class Engine:
                 if watch.poller is not None and not watch.poll_forced:
                     watch.poller.cancel()
         for watch in watches:
-            if not watch.done and watch.poller is None and self._needs_poller(watch):
+            needed = not watch.done and self._needs_poller(watch)
+            if needed and watch.poller is None:
                 self._start_poller(watch)
-        return watches
+            elif not needed and watch.poller is not None:
+                watch.poller.cancel()
 
     def _needs_poller(self, watch: Watch) -> bool:
         return watch.poll_forced or (watch.sweepable and not self._sweeper.running)
@@ -174,7 +216,20 @@ class Engine:
 
     async def _release(self, holder: Holder, watches: list[Watch]) -> None:
         """Unregister ``holder``; stop whatever nobody needs any more, and wait for it."""
+        self._holders.pop(holder, None)
+        delegated = holder.delegated
         gone = self._registry.release(holder, watches)
+        if delegated and self._coordinator is not None:
+            # Withdraw from the fleet the ids no other caller here hands over.
+            unheld = [w.id for w in watches if not w.holders or not w.delegated]
+            if unheld:
+                self._coordinator.release(unheld)
+        stopping = self._stop_unneeded(gone, watches)
+        if stopping:
+            await asyncio.wait(stopping)
+
+    def _stop_unneeded(self, gone: list[Watch], watches: list[Watch]) -> list[asyncio.Task[None]]:
+        """Cancel what the watches nobody holds, or holds differently now, do not need."""
         stopping: list[asyncio.Task[None]] = []
         for watch in gone:
             if not watch.future.done():
@@ -191,16 +246,98 @@ class Engine:
             sweeper = self._sweeper.stop()
             if sweeper is not None:
                 stopping.append(sweeper)
-        if stopping:
-            await asyncio.wait(stopping)
+        return stopping
+
+    def _keep(self, tasks: Iterable[asyncio.Task[Any]]) -> None:
+        """Tasks stopped from a callback, which cannot wait for them: `aclose` will."""
+        for task in tasks:
+            if not task.done():
+                self._side_tasks.add(task)
+                task.add_done_callback(self._side_tasks.discard)
+
+    # -- the fleet (what the coordinator tells this client) --------------------------------
+
+    def connection_changed(self, connected: bool) -> None:
+        """Hand every wait to the fleet when it can be reached; take them back if not."""
+        if self._coordinator is None or connected == self._fleet_active or self._closed:
+            return
+        self._fleet_active = connected
+        if not connected:
+            self.lead(())
+        handed: dict[str, float | None] = {}
+        for holder, watches in list(self._holders.items()):
+            self._registry.delegate(holder, watches, connected)
+            if holder.delegated:
+                for generation_id, left in self._deadlines(holder, watches).items():
+                    known = handed.get(generation_id, 0.0)
+                    handed[generation_id] = (
+                        None if left is None or known is None else max(left, known)
+                    )
+        if handed:
+            self._coordinator.hold(handed)
+        watches = self._registry.watches()
+        self._arrange(watches)
+        self._keep(self._stop_unneeded([], watches))
+
+    def lead(self, generation_ids: Collection[str]) -> None:
+        """Answer for these ids, awaited somewhere in the fleet (empty: stop leading)."""
+        if self._closed:
+            return
+        wanted = set(generation_ids)
+        holder = self._lead
+        if holder is None:
+            if not wanted:
+                return
+            holder = self._lead = Holder("auto", DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, None)
+            joining = True
+        else:
+            joining = False
+        gone_ids = [i for i in self._lead_watches if i not in wanted]
+        new_ids = [i for i in wanted if i not in self._lead_watches]
+        if new_ids:
+            for watch in self._registry.hold(holder, new_ids, joining=joining):
+                self._lead_watches[watch.id] = watch
+        stopping: list[asyncio.Task[None]] = []
+        if gone_ids:
+            leaving = not wanted
+            dropped = [self._lead_watches.pop(i) for i in gone_ids]
+            gone = self._registry.release(holder, dropped, leaving=leaving)
+            stopping = self._stop_unneeded(gone, dropped)
+            if leaving:
+                self._lead = None
+        self._arrange(self._lead_watches.values())
+        self._keep(stopping)
+
+    def delivered(self, outcomes: Mapping[str, Generation | APIStatusError]) -> None:
+        """Outcomes another process learnt: resolve the waits here (not announced again)."""
+        for generation_id, outcome in outcomes.items():
+            for watch in self._registry.find(generation_id):
+                if isinstance(outcome, Generation):
+                    self._seen(watch, outcome, announce=False)
+                else:
+                    self._finish(watch, outcome, announce=False)
+
+    def fed(self, generation_id: str) -> None:
+        """The leader got a webhook's hint from another process: read it, announce it."""
+        if self._closed or not self._registry.find(generation_id):
+            return
+        self._keep([asyncio.get_running_loop().create_task(self.feed(generation_id, None))])
+
+    def _may_sweep(self) -> bool:
+        # A fence: a leader paused past its lease must not sweep on it.
+        coordinator = self._coordinator
+        if coordinator is None or self._lead is None or not self._fleet_active:
+            return True
+        return coordinator.may_lead()
 
     # -- resolution -------------------------------------------------------------------------
 
-    def _seen(self, watch: Watch, generation: Generation) -> None:
+    def _seen(self, watch: Watch, generation: Generation, *, announce: bool = True) -> None:
         """A GET of ``watch.id`` answered ``generation``: record it, resolve if terminal.
 
         Callers who asked for the same generation under another spelling (the server
-        canonicalises ids) learn it at the same time.
+        canonicalises ids) learn it at the same time; with a fleet, so do the other
+        processes (unless it came from them: ``announce=False``).
         """
         if generation.generation_id != watch.id:
             self._registry.learn_spelling(watch, generation.generation_id)
@@ -210,12 +347,14 @@ class Engine:
         for each in same:
             each.see(generation)
             if generation.status.is_terminal:
-                self._finish(each, generation)
+                self._finish(each, generation, announce=announce)
 
     def _fail(self, watch: Watch, error: BaseException) -> None:
         self._finish(watch, error)
 
-    def _finish(self, watch: Watch, outcome: Generation | BaseException) -> None:
+    def _finish(
+        self, watch: Watch, outcome: Generation | BaseException, *, announce: bool = True
+    ) -> None:
         future = watch.future
         if future.done():
             return
@@ -224,6 +363,11 @@ class Engine:
         else:
             future.set_exception(outcome)
             future.exception()  # mark retrieved: no "never retrieved" if nobody awaits
+        final = isinstance(outcome, Generation) or (
+            isinstance(outcome, APIStatusError) and not is_transient(outcome)
+        )
+        if announce and final and self._fleet_active and self._coordinator is not None:
+            self._coordinator.publish({watch.id: outcome})  # type: ignore[dict-item]
         poller = watch.poller
         if poller is not None and poller is not asyncio.current_task():
             poller.cancel()  # answered another way: its polling is over
@@ -239,8 +383,12 @@ class Engine:
         """
         if workspace_id is not None and workspace_id != self._workspace_id:
             return False  # another workspace's event: not ours to act on
+        if self._join is not None:
+            await self._join()
         watches = [w for w in self._registry.find(generation_id) if not w.done]
         if not watches:
+            if self._fleet_active and self._coordinator is not None:
+                self._coordinator.feed(generation_id)  # the leader may await it for others
             return False
         watch = watches[0]
         try:
@@ -255,7 +403,7 @@ class Engine:
     async def aclose(self) -> None:
         """Stop every task and fail whatever is still awaited (the client is closing)."""
         self._closed = True
-        tasks = [t for t in self._pollers if not t.done()]
+        tasks = [t for t in (*self._pollers, *self._side_tasks) if not t.done()]
         for task in tasks:
             task.cancel()
         sweeper = self._sweeper.stop()
@@ -291,8 +439,10 @@ class Engine:
     ) -> Generation:
         generation_id = generation_id_of(ref)
         check_wait_args(timeout, interval, max_interval, strategy)
+        if self._join is not None:
+            await self._join()
         deadline = None if timeout is None else self._clock() + timeout
-        holder = Holder(strategy, interval, max_interval, deadline)
+        holder = self._holder(strategy, interval, max_interval, deadline)
         watches = self._hold(holder, [generation_id])
         watch = watches[0]
         try:
@@ -385,6 +535,8 @@ class Engine:
         """Yield ``(id, terminal Generation or per-id error)`` as each id finishes."""
         if not ids:
             return
+        if self._join is not None:
+            await self._join()
         deadline = None if timeout is None else self._clock() + timeout
         finished: deque[Watch] = deque()
         wake: list[asyncio.Future[None] | None] = [None]
@@ -397,7 +549,7 @@ class Engine:
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
-        holder = Holder(
+        holder = self._holder(
             strategy,
             interval,
             max_interval,
@@ -454,6 +606,11 @@ class Engine:
         finally:
             progress.close()
             await self._release(holder, watches)
+
+
+def _later(a: float | None, b: float | None) -> float | None:
+    """The later of two deadlines in seconds (``None``: none)."""
+    return None if a is None or b is None else max(a, b)
 
 
 def _outcome(watch: Watch) -> Generation | Exception:
