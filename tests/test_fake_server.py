@@ -158,6 +158,7 @@ def test_exported_names() -> None:
         "FaultKind",
         "Faults",
         "Quirks",
+        "RedisServer",
         "RequestLog",
         "RequestRecord",
         "Timeline",
@@ -1312,3 +1313,16 @@ async def test_start_on_a_chosen_host_and_port() -> None:
             assert (await pp.account.credits()).balance > 0
     finally:
         await server.aclose()
+
+
+async def test_complete_ends_only_the_generations_named() -> None:
+    server = FakePowerPost(pending=0.0, processing=600.0)
+    first, second = server.seed_generations(2)
+    server.complete(first)
+    assert server.generation(first).status is GenerationStatus.COMPLETED
+    assert server.generation(second).status is GenerationStatus.PROCESSING
+    server.complete(first)  # already finished: nothing changes
+    assert server.generation(first).status is GenerationStatus.COMPLETED
+    with pytest.raises(KeyError, match="no generation with id 'nope'"):
+        server.complete(second, "nope")
+    assert server.generation(second).status is GenerationStatus.PROCESSING  # none ended

@@ -19,6 +19,7 @@ from powerpost_async.testing._fake import FakePowerPost, FakeTransport, Timeline
 from powerpost_async.testing._faults import Endpoint, Fault, FaultKind, Faults
 from powerpost_async.testing._log import RequestLog, RequestRecord
 from powerpost_async.testing._quirks import Quirks
+from powerpost_async.testing._redis import RedisServer
 
 __all__ = [
     "Endpoint",
@@ -28,6 +29,7 @@ __all__ = [
     "FaultKind",
     "Faults",
     "Quirks",
+    "RedisServer",
     "RequestLog",
     "RequestRecord",
     "Timeline",

@@ -599,6 +599,10 @@ class Core:
             raise KeyError(generation_id)
         return self._detail(generation, now)
 
+    def has(self, generation_id: str) -> bool:
+        """Whether a generation has this id."""
+        return generation_id in self._by_id
+
     def timeline(self, generation_id: str) -> tuple[float, float, float]:
         """(created, starts, ends) on the server clock; ``inf`` where it is held."""
         generation = self._by_id[generation_id]
@@ -656,8 +660,13 @@ class Core:
 
     def complete_all(self) -> None:
         """End every unfinished generation now, with the outcome drawn for it."""
+        self.complete(self._by_id)
+
+    def complete(self, generation_ids: Iterable[str]) -> None:
+        """End these generations now (those unfinished), with the outcome drawn for each."""
         now = self._clock()
-        for generation in self._by_id.values():
+        for generation_id in generation_ids:
+            generation = self._by_id[generation_id]
             if generation.ends > now:
                 generation.starts = min(generation.starts, now)
                 generation.ends = now

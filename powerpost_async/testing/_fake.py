@@ -285,6 +285,19 @@ class FakePowerPost:
         """
         self._core.complete_all()
 
+    def complete(self, *generation_ids: str) -> None:
+        """End these generations now (those not finished yet), each with its drawn outcome.
+
+        What a webhook test needs: one generation finishes, the others keep going.
+
+        Raises:
+            KeyError: No generation has one of these ids (then none is ended).
+        """
+        missing = [i for i in generation_ids if not self._core.has(i)]
+        if missing:
+            raise KeyError(f"no generation with id {missing[0]!r}")
+        self._core.complete(generation_ids)
+
     def advance(self, seconds: float) -> None:
         """Move the server's [`VirtualClock`][powerpost_async.testing.VirtualClock] forward.
 
