@@ -83,6 +83,11 @@ async def _serve(args: argparse.Namespace) -> None:
             "other": len(log) - listed - got,
             "errors": len(log) - log.count(status=200),
         }
+        if args.timelines:
+            # When each generation finished, on time.monotonic() (one clock for every
+            # process of the machine): what a client saw can be compared with it.
+            finished = {i: server.timeline(i).finished for i in ids}
+            Path(args.timelines).write_text(json.dumps(finished))  # noqa: ASYNC240 - at exit
         sys.stdout.write(json.dumps(stats) + "\n")
         sys.stdout.flush()
     finally:
@@ -99,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pending", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-seconds", type=float, default=_DEFAULT_MAX_SECONDS)
+    parser.add_argument(
+        "--timelines", metavar="PATH", help="on exit, write {id: finish time} here (JSON)"
+    )
     args = parser.parse_args(argv)
     if args.seed_generations < 1:
         parser.error("--seed-generations must be at least 1")
@@ -147,9 +155,19 @@ class FakeProcess:
         self.stop()
 
     def start(
-        self, count: int, processing: tuple[float, float], *, seed: int = 0, pending: float = 0.0
+        self,
+        count: int,
+        processing: tuple[float, float],
+        *,
+        seed: int = 0,
+        pending: float = 0.0,
+        timelines: Path | None = None,
     ) -> Seeded:
-        """Start a process serving ``count`` fresh generations; returns once they exist."""
+        """Start a process serving ``count`` fresh generations; returns once they exist.
+
+        With ``timelines``, the process writes there, when it stops, the time each
+        generation finished (``time.monotonic()``, comparable across processes).
+        """
         if self._proc is not None:
             raise RuntimeError("a fake API process is already running: stop() it first")
         command = [
@@ -168,6 +186,8 @@ class FakeProcess:
             "--max-seconds",
             str(self._max_seconds),
         ]
+        if timelines is not None:
+            command += ["--timelines", str(timelines)]
         proc = self._proc = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=_ROOT
         )

@@ -32,6 +32,7 @@ or against the real API, configured from ``POWERPOST_API_KEY``,
 import argparse
 import logging
 import math
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ def create_app(
     *,
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     webhook_verify: Verifier | None = None,
+    redis_url: str | None = None,
     **client_kwargs: Any,
 ) -> FastAPI:
     """Build the app. No client is made here: the lifespan makes it, in the server's loop.
@@ -105,6 +107,10 @@ def create_app(
             ``None`` accepts webhooks unverified: **verification is yours to add** until
             PowerPost publishes its signing scheme. Until then, keep the webhook URL
             secret (e.g. a random path segment) or check a header your proxy adds.
+        redis_url: Fleet mode: the worker processes of the service (``uvicorn
+            --workers 8``, replicas) share one sweeper, webhooks and 429 pauses through
+            this Redis (``pip install 'powerpost-async[redis]'``). Left out, read from
+            ``POWERPOST_REDIS_URL``; unset there too, each worker waits on its own.
         client_kwargs: Passed to :class:`~powerpost_async.PowerPost` (``api_key``,
             ``workspace_id``, ``base_url``, ``transport``, ...). Left out, the client
             reads ``POWERPOST_API_KEY``, ``POWERPOST_WORKSPACE_ID`` and
@@ -118,7 +124,15 @@ def create_app(
         # Born inside the running server loop, closed before that loop stops: the one
         # place where both are guaranteed. A bad setting (no key) fails startup here,
         # loudly, instead of failing the first request.
-        async with PowerPost(**client_kwargs) as pp:
+        kwargs = dict(client_kwargs)
+        url = redis_url if redis_url is not None else os.environ.get("POWERPOST_REDIS_URL")
+        if url:
+            # One coordinator per client, made here with it: each worker process runs
+            # its own lifespan, and all of them meet in Redis.
+            from powerpost_async.redis import RedisCoordinator
+
+            kwargs["coordinator"] = RedisCoordinator(url)
+        async with PowerPost(**kwargs) as pp:
             app.state.powerpost = pp
             yield
 
@@ -369,16 +383,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         help=f"use `powerpost serve-fake` (at URL, default {FAKE_BASE_URL}) instead of "
         "the API configured by the POWERPOST_* environment variables",
     )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="fleet mode through this Redis (default: $POWERPOST_REDIS_URL, if set)",
+    )
     args = parser.parse_args(argv)
 
     import uvicorn  # only the runner needs a server; importing the app does not
 
     if args.fake:
-        app = create_app(base_url=args.fake, api_key=FAKE_API_KEY, workspace_id=FAKE_WORKSPACE_ID)
+        app = create_app(
+            redis_url=args.redis,
+            base_url=args.fake,
+            api_key=FAKE_API_KEY,
+            workspace_id=FAKE_WORKSPACE_ID,
+        )
     else:
-        app = create_app()
+        app = create_app(redis_url=args.redis)
     # One worker process, one loop, one client. More workers: each gets its own
-    # lifespan, hence its own client, which is right.
+    # lifespan, hence its own client, which is right; with a Redis URL they share
+    # one sweeper (docs/concepts/fleet.md).
     uvicorn.run(app, host=args.host, port=args.port)
 
 

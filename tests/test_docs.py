@@ -254,6 +254,25 @@ async def test_pagination(api: FakePowerPost, capsys: pytest.CaptureFixture[str]
     ]
 
 
+# -- fleet mode ------------------------------------------------------------------------------
+
+
+@covers("fleet")
+async def test_fleet(
+    api: FakePowerPost, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("redis")
+    from powerpost_async.testing import RedisServer
+    from powerpost_async.testing._redis import find_redis_server
+
+    if find_redis_server() is None:  # pragma: no cover - CI has one
+        pytest.skip("no redis-server")
+    with RedisServer() as redis:
+        monkeypatch.setenv("POWERPOST_REDIS_URL", redis.url)
+        await run_main("fleet")
+    assert lines(capsys) == ["completed; this process leads"]
+
+
 # -- waiting -------------------------------------------------------------------------------
 
 
