@@ -47,15 +47,14 @@ from powerpost_async import (
     APIError,
     APIStatusError,
     CircuitOpenError,
-    Generation,
     GenerationFailedError,
     GenerationStatus,
-    GenerationSummary,
     NotFoundError,
     PowerPost,
     PowerPostError,
     RateLimitError,
     WaitTimeoutError,
+    to_json,
 )
 from powerpost_async.webhooks import (
     InvalidWebhookError,
@@ -169,15 +168,7 @@ async def create_caption(request: web.Request) -> web.Response:
     prompt, post_types = _caption_request(await request.json())
     created = await pp.generations.create(prompt=prompt, post_types=post_types)
     location = request.app.router["get_caption"].url_for(generation_id=created.generation_id)
-    return web.json_response(
-        {
-            "generation_id": created.generation_id,
-            "status": created.status.value,
-            "credits_used": created.credits_used,
-        },
-        status=202,
-        headers={"Location": str(location)},
-    )
+    return _json(created, status=202, headers={"Location": str(location)})
 
 
 @routes.post("/captions/sync")
@@ -194,7 +185,7 @@ async def create_caption_and_wait(request: web.Request) -> web.Response:
     prompt, post_types = _caption_request(await request.json())
     created = await pp.generations.create(prompt=prompt, post_types=post_types)
     generation = await pp.generations.wait(created, timeout=timeout or settings.wait_timeout)
-    return web.json_response(_generation_json(generation))
+    return _json(generation)
 
 
 @routes.get("/captions/{generation_id}", name="get_caption")
@@ -202,7 +193,7 @@ async def get_caption(request: web.Request) -> web.Response:
     """One generation: its status, and its captions once completed."""
     pp = request.app[POWERPOST]
     generation = await pp.generations.get(request.match_info["generation_id"])
-    return web.json_response(_generation_json(generation))
+    return _json(generation)
 
 
 @routes.get("/captions")
@@ -216,13 +207,7 @@ async def list_captions(request: web.Request) -> web.Response:
         limit=_limit(query.get("limit")),
         cursor=query.get("cursor"),
     )
-    return web.json_response(
-        {
-            "data": [_generation_json(summary) for summary in page.data],
-            "next_cursor": page.next_cursor,
-            "has_more": page.has_more,
-        }
-    )
+    return _json(page)
 
 
 @routes.post("/webhooks/powerpost")
@@ -300,28 +285,11 @@ def _limit(text: str | None) -> int | None:
     return value
 
 
-def _generation_json(generation: Generation | GenerationSummary) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "generation_id": generation.generation_id,
-        "status": generation.status.value,
-        "created_at": generation.created_at.isoformat(),
-        "prompt": generation.prompt,
-        "platforms": list(generation.platforms),
-        "credits_used": generation.credits_used,
-    }
-    if isinstance(generation, Generation):
-        outputs = generation.outputs
-        data["outputs"] = None
-        if outputs is not None:
-            data["outputs"] = {
-                platform: output
-                if isinstance(output, str)
-                else {"title": output.title, "description": output.description}
-                for platform, output in outputs.items()
-            }
-        error = generation.error
-        data["error"] = None if error is None else {"code": error.code, "message": error.message}
-    return data
+def _json(model: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """An SDK model as the API's own JSON (``to_dict``): what the FastAPI example answers."""
+    return web.Response(
+        text=to_json(model), status=status, headers=headers, content_type="application/json"
+    )
 
 
 # -- errors --------------------------------------------------------------------------------

@@ -36,12 +36,11 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from powerpost_async import (
     APIError,
@@ -53,6 +52,7 @@ from powerpost_async import (
     PowerPostError,
     RateLimitError,
     WaitTimeoutError,
+    to_dict,
 )
 from powerpost_async.webhooks import (
     InvalidWebhookError,
@@ -173,8 +173,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 # -- what goes over the wire ---------------------------------------------------------------
-# Our own response models, read from the SDK's objects (``from_attributes``): the API we
-# offer stays ours even if the SDK's models grow, and /docs shows the schema.
+# In: our own request model (validated, shown in /docs). Out: the SDK's models as the
+# API's own JSON (``to_dict``: field names as PowerPost sends them, datetimes with ``Z``),
+# byte for byte what the aiohttp example answers: no mirror models to keep in step.
 
 
 class CaptionRequest(BaseModel):
@@ -184,79 +185,17 @@ class CaptionRequest(BaseModel):
     post_types: list[str] = Field(examples=[["x-post", "linkedin-post"]])
 
 
-class CaptionAccepted(BaseModel):
-    """A generation was started: poll ``GET /captions/{generation_id}``."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    generation_id: str
-    status: str
-    credits_used: int
-
-
-class YouTubeCaption(BaseModel):
-    """YouTube's output: a title and a description."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    title: str
-    description: str
-
-
-class CaptionError(BaseModel):
-    """Why a generation failed."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    code: str
-    message: str
-
-
-class CaptionSummary(BaseModel):
-    """A generation as listed: no outputs."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    generation_id: str
-    status: str
-    created_at: datetime
-    prompt: str | None
-    platforms: list[str]
-    credits_used: int
-
-
-class Caption(CaptionSummary):
-    """A generation with its outputs (once completed) or its error (once failed)."""
-
-    outputs: dict[str, str | YouTubeCaption] | None
-    error: CaptionError | None
-
-
-class CaptionPage(BaseModel):
-    """One page of generations; pass ``next_cursor`` back as ``cursor`` for the next."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    data: list[CaptionSummary]
-    next_cursor: str | None
-    has_more: bool
-
-
 # -- routes --------------------------------------------------------------------------------
 
 router = APIRouter()
 
 
 @router.post("/captions", status_code=202)
-async def create_caption(
-    body: CaptionRequest, pp: PowerPostDep, request: Request, response: Response
-) -> CaptionAccepted:
+async def create_caption(body: CaptionRequest, pp: PowerPostDep, request: Request) -> JSONResponse:
     """Start a generation and answer at once (202); it takes seconds to minutes."""
     created = await pp.generations.create(prompt=body.prompt, post_types=body.post_types)
-    response.headers["Location"] = str(
-        request.url_for("get_caption", generation_id=created.generation_id)
-    )
-    return CaptionAccepted.model_validate(created)
+    location = str(request.url_for("get_caption", generation_id=created.generation_id))
+    return JSONResponse(to_dict(created), status_code=202, headers={"Location": location})
 
 
 @router.post("/captions/sync")
@@ -268,7 +207,7 @@ async def create_caption_and_wait(
         float | None,
         Query(gt=0, le=MAX_WAIT_TIMEOUT, description="Seconds to wait before a 504"),
     ] = None,
-) -> Caption:
+) -> JSONResponse:
     """Start a generation and answer with its captions (504 if it takes too long).
 
     The wait polls with backoff; a webhook fed to this same client (``POST
@@ -277,13 +216,13 @@ async def create_caption_and_wait(
     """
     created = await pp.generations.create(prompt=body.prompt, post_types=body.post_types)
     generation = await pp.generations.wait(created, timeout=timeout or settings.wait_timeout)
-    return Caption.model_validate(generation)
+    return JSONResponse(to_dict(generation))
 
 
 @router.get("/captions/{generation_id}")
-async def get_caption(generation_id: str, pp: PowerPostDep) -> Caption:
+async def get_caption(generation_id: str, pp: PowerPostDep) -> JSONResponse:
     """One generation: its status, and its captions once completed."""
-    return Caption.model_validate(await pp.generations.get(generation_id))
+    return JSONResponse(to_dict(await pp.generations.get(generation_id)))
 
 
 @router.get("/captions")
@@ -294,10 +233,10 @@ async def list_captions(
     status: Literal["pending", "processing", "completed", "failed"] | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: str | None = None,
-) -> CaptionPage:
+) -> JSONResponse:
     """One page of generations, newest first; follow ``next_cursor`` for more."""
     page = await pp.generations.list(status=status, limit=limit, cursor=cursor)
-    return CaptionPage.model_validate(page)
+    return JSONResponse(to_dict(page))
 
 
 @router.post("/webhooks/powerpost", status_code=204)

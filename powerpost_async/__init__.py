@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ._aiohttp import AiohttpTransport
 from ._client import PowerPost
+from ._converter import to_dict, to_json
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import (
     APIConnectionError,
@@ -41,6 +42,8 @@ from ._exceptions import (
 )
 from ._fleet import Coordinator, FleetMember
 from ._models import (
+    KNOWN_POST_TYPES,
+    KNOWN_RESEARCH_MODES,
     CreatedGeneration,
     Credits,
     Generation,
@@ -49,20 +52,27 @@ from ._models import (
     GenerationSummary,
     Output,
     Page,
+    PostType,
+    ResearchMode,
     YouTubeOutput,
 )
-from ._resources import Account, Generations
+from ._resources import Account, AccountWithResponse, Generations, GenerationsWithResponse
+from ._response import APIResponse, RateLimit
 from ._transport import MockTransport, Request, Response, Transport
 from ._version import __version__
 from ._waiting import WaitProgress
 
 __all__ = [
+    "KNOWN_POST_TYPES",
+    "KNOWN_RESEARCH_MODES",
     "USE_CLIENT_DEFAULT",
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "Account",
+    "AccountWithResponse",
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
@@ -78,6 +88,7 @@ __all__ = [
     "GenerationStatus",
     "GenerationSummary",
     "Generations",
+    "GenerationsWithResponse",
     "InsufficientCreditsError",
     "InternalServerError",
     "MalformedResponseError",
@@ -86,11 +97,14 @@ __all__ = [
     "Output",
     "Page",
     "PermissionDeniedError",
+    "PostType",
     "PowerPost",
     "PowerPostError",
     "PowerPostWarning",
+    "RateLimit",
     "RateLimitError",
     "Request",
+    "ResearchMode",
     "Response",
     "ResponseValidationError",
     "Transport",
@@ -100,6 +114,8 @@ __all__ = [
     "WaitTimeoutError",
     "YouTubeOutput",
     "__version__",
+    "to_dict",
+    "to_json",
 ]
 
 if TYPE_CHECKING:

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import enum
 import ipaddress
 import logging
 import math
 import os
 import time
+import weakref
 from collections.abc import Collection, Mapping
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 import tenacity as _t
 from yarl import URL
 
 from ._breaker import CircuitBreaker
-from ._converter import structure
+from ._converter import dumps, structure
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import (
     APIConnectionError,
@@ -30,17 +32,25 @@ from ._exceptions import (
 )
 from ._fleet import Coordinator
 from ._http import (
+    QueryValue,
+    check_api_path,
     check_header_value,
     decode_json,
     error_from_response,
+    merge_headers,
     user_agent,
+    with_query,
 )
 from ._models import Generation
 from ._policy import RETRY_BACKOFF, may_resend
 from ._ratelimit import MAX_PAUSE, RateLimitGate
 from ._resources import Account, Generations
+from ._response import CAPTURE, APIResponse, Capture, RateLimit, build, rate_limit_of
 from ._timing import Clock, Sleep
 from ._transport import Request, Response, Transport
+
+if TYPE_CHECKING:
+    from ._waiting import Engine
 
 __all__ = ["DEFAULT_BASE_URL", "PowerPost"]
 
@@ -61,6 +71,21 @@ class _FromTimeout(enum.Enum):
 
 #: Internal: the call's deadline is its timeout from now (what every public call does).
 FROM_TIMEOUT: Final = _FromTimeout.FROM_TIMEOUT
+
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+# Methods whose request may be sent again even if the first one may have been received.
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
+
+
+class _Shared:
+    """What a client and its copies (``with_options``) share, besides the transport and
+    the gates: the waiting engine of each workspace, and the copies, closed with it."""
+
+    __slots__ = ("copies", "engines")
+
+    def __init__(self) -> None:
+        self.engines: dict[str | None, Engine] = {}
+        self.copies: weakref.WeakSet[PowerPost] = weakref.WeakSet()
 
 
 class PowerPost:
@@ -104,6 +129,8 @@ class PowerPost:
             [`RedisCoordinator`][powerpost_async.redis.RedisCoordinator]; one per client.
             ``None`` (the default): this client waits on its own. See
             the fleet mode page (docs/concepts/fleet.md).
+        default_headers: Extra headers sent with every request (not the key or
+            workspace headers, which the client owns).
         clock: Monotonic clock in seconds (injectable for tests).
         sleep: Async sleep (injectable for tests, e.g. to run in virtual time).
 
@@ -125,6 +152,7 @@ class PowerPost:
         allow_insecure_http: bool = False,
         circuit_breaker: bool = True,
         coordinator: Coordinator | None = None,
+        default_headers: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
@@ -162,11 +190,9 @@ class PowerPost:
             "Accept": "application/json",
             "User-Agent": user_agent(),
         }
-        self._headers_plain: Mapping[str, str] = base_headers
-        self._headers_workspace: Mapping[str, str] | None = (
-            {**base_headers, "X-Workspace-Id": workspace_id} if workspace_id else None
-        )
-        self._json_headers: dict[bool, Mapping[str, str]] = {}
+        if default_headers:
+            base_headers = merge_headers(base_headers, default_headers, what="default_headers")
+        self._set_headers(base_headers, workspace_id)
         # The gates every request passes: a 429's pause and paced release, the breaker.
         self._rate = RateLimitGate(
             self._clock, self._sleep, ceiling=max(MAX_PAUSE, self._max_retry_after)
@@ -176,6 +202,8 @@ class PowerPost:
 
         self._coordinator = coordinator
         self._joining: asyncio.Task[None] | None = None
+        self._root = True  # False for the copies with_options makes
+        self._shared = _Shared()
         self.generations: Generations = Generations(self)
         """Create, fetch, list, iterate and await generations."""
         self.account: Account = Account(self)
@@ -215,8 +243,138 @@ class PowerPost:
 
     @property
     def is_closed(self) -> bool:
-        """``True`` once `aclose()` ran."""
+        """``True`` once `aclose()` ran (on this copy, or on the client it was made from)."""
         return self._closed
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The rate-limit figures of the latest response that carried them (``None``:
+        none yet). Shared with the client's copies: the limit is the key's."""
+        headers = self._rate.last_quota_headers
+        return None if headers is None else rate_limit_of(headers)
+
+    def with_options(
+        self,
+        *,
+        workspace_id: str | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> PowerPost:
+        """A client with other settings that shares everything else with this one.
+
+        The copy sends through the same transport and passes the same gates (a 429's
+        pause, the circuit breaker: the rate limit is the key's); its waits share the
+        waiting engine of their workspace (one sweeper per workspace, however many
+        copies). Use it for one call (``pp.with_options(timeout=5).generations.get(id)``)
+        or keep it, e.g. one per workspace in a multi-tenant service. Cheap to make.
+
+        Closing a copy closes nothing shared; closing the client it came from closes
+        every copy. Fleet mode (``coordinator``) covers the client's own workspace: waits
+        in other workspaces are swept by this process alone.
+
+        Args:
+            workspace_id: Work in this workspace instead.
+            timeout: The copy's default timeout.
+            max_retries: The copy's default retries.
+            default_headers: Headers added to (or replacing) the client's own extra
+                headers; never the key or workspace header.
+
+        Raises:
+            ValueError: A setting is not acceptable (nothing is changed).
+        """
+        if self._closed:
+            raise PowerPostError("this PowerPost client is closed; create a new one")
+        headers = dict(self._headers_plain)
+        if default_headers:
+            headers = merge_headers(headers, default_headers, what="default_headers")
+        workspace = self._workspace_id
+        if not isinstance(workspace_id, UseClientDefault):
+            workspace = check_header_value("workspace_id", workspace_id)
+        attempt = self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout)
+        retries = (
+            self._max_retries if max_retries is USE_CLIENT_DEFAULT else _check_retries(max_retries)
+        )
+        clone = copy.copy(self)
+        clone._root = False
+        clone._joining = None
+        clone._timeout = attempt
+        clone._max_retries = retries
+        clone._workspace_id = workspace
+        clone._set_headers(headers, workspace)
+        clone.generations = Generations(clone)
+        clone.account = Account(clone)
+        self._shared.copies.add(clone)
+        return clone
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, QueryValue | None] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        workspace: bool = True,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> APIResponse[Any]:
+        """Call an endpoint the SDK does not wrap (yet), with its auth, retries and errors.
+
+        ``GET`` and ``HEAD`` are retried like every read; other methods only when the
+        request surely never reached the server (the rule ``create`` follows: nothing
+        that may cost credits is sent twice).
+
+        Example:
+            ```python
+            answer = await pp.request("GET", "/api/v1/content/generations",
+                                      query={"limit": 5})
+            print(answer.status_code, answer.parsed["data"][0]["generation_id"])
+            ```
+
+        Args:
+            method: ``GET``, ``HEAD``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
+            path: Under ``/api/``, e.g. ``/api/v1/content/generations`` (no query: use
+                ``query``).
+            query: Query parameters (``None`` values left out).
+            json: A JSON body (anything ``json.dumps`` takes).
+            headers: Extra headers for this call (never the key or workspace header).
+            workspace: Send the workspace header (``False`` for account endpoints).
+            timeout: Per-call override of the client's timeout.
+            max_retries: Per-call override of the client's retries.
+
+        Returns:
+            The response; ``parsed`` is the decoded JSON body (``None`` if empty).
+
+        Raises:
+            ValueError: The method, path, query or headers are not acceptable (nothing
+                sent).
+            APIStatusError: The API answered with an error (its subclass by status).
+        """
+        if not isinstance(method, str) or method.upper() not in _METHODS:
+            raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+        method = method.upper()
+        target = check_api_path(path)
+        if query:
+            target = with_query(target, query, "query")
+        content = None if json is None else dumps(json)
+        capture = Capture()
+        token = CAPTURE.set(capture)
+        started = self._clock()
+        try:
+            attempt, deadline, retries = self._plan(timeout, max_retries, FROM_TIMEOUT)
+            request = self._request(
+                method, target, content, attempt, workspace=workspace, extra_headers=headers
+            )
+            try:
+                _, data = await self._send_once(request, deadline, retries > 0, False, True)
+            except APIError as error:
+                _, data = await self._recover(
+                    request, error, method in _SAFE_METHODS, deadline, retries, False, True
+                )
+        finally:
+            CAPTURE.reset(token)
+        return build(data, capture, self._clock() - started)
 
     def __repr__(self) -> str:
         # The key is deliberately absent.
@@ -248,21 +406,46 @@ class PowerPost:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client and its transport. Safe to call twice."""
+        """Close the client and its transport. Safe to call twice.
+
+        On a copy made by `with_options`, only the copy is closed: the transport and
+        the waits are the original client's.
+        """
         if self._closed:
             return
         self._closed = True
+        if not self._root:
+            return
+        for clone in list(self._shared.copies):
+            clone._closed = True
         try:
             if self._joining is not None and self._coordinator is not None:
                 await asyncio.wait({self._joining})
                 await self._coordinator.leave()
         finally:
             try:
-                await self.generations._aclose()
+                for engine in list(self._shared.engines.values()):
+                    await engine.aclose()
             finally:
                 await self._transport.aclose()
 
+    def _engine_owner(self) -> PowerPost:
+        """A copy for a workspace's waiting engine to send through: no user holds it, so
+        none closes it (the original client does, with everything)."""
+        owner = copy.copy(self)
+        owner._root = False
+        owner._joining = None
+        self._shared.copies.add(owner)
+        return owner
+
     # -- the request path -----------------------------------------------------------------
+
+    def _set_headers(self, base: Mapping[str, str], workspace_id: str | None) -> None:
+        self._headers_plain: Mapping[str, str] = base
+        self._headers_workspace: Mapping[str, str] | None = (
+            {**base, "X-Workspace-Id": workspace_id} if workspace_id else None
+        )
+        self._json_headers: dict[bool, Mapping[str, str]] = {}
 
     def _headers(self, *, workspace: bool, json_body: bool = False) -> Mapping[str, str]:
         if not workspace:
@@ -292,14 +475,15 @@ class PowerPost:
         timeout: float | None,
         *,
         workspace: bool = True,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> Request:
-        return Request(
-            method,
-            self._base_url + path,
-            self._headers(workspace=workspace, json_body=content is not None),
-            content,
-            timeout,
-        )
+        headers = self._headers(workspace=workspace, json_body=content is not None)
+        if extra_headers:
+            headers = merge_headers(headers, extra_headers)
+        if extra_query:
+            path = with_query(path, extra_query)
+        return Request(method, self._base_url + path, headers, content, timeout)
 
     def _plan(
         self,
@@ -330,9 +514,19 @@ class PowerPost:
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
         deadline: float | _FromTimeout | None = FROM_TIMEOUT,
         patient: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> T:
         attempt, deadline, retries = self._plan(timeout, max_retries, deadline)
-        request = self._request("GET", path, None, attempt, workspace=workspace)
+        request = self._request(
+            "GET",
+            path,
+            None,
+            attempt,
+            workspace=workspace,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
         try:  # the happy path: one call, no retry machinery
             response, data = await self._send_once(request, deadline, retries > 0, patient)
         except APIError as error:
@@ -347,10 +541,14 @@ class PowerPost:
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
         deadline: float | _FromTimeout | None = FROM_TIMEOUT,
         patient: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> tuple[Response, Any]:
         """Like ``_get``, but the decoded body is returned unstructured (see ``iterate``)."""
         attempt, deadline, retries = self._plan(timeout, max_retries, deadline)
-        request = self._request("GET", path, None, attempt)
+        request = self._request(
+            "GET", path, None, attempt, extra_headers=extra_headers, extra_query=extra_query
+        )
         try:
             return await self._send_once(request, deadline, retries > 0, patient)
         except APIError as error:
@@ -364,9 +562,13 @@ class PowerPost:
         *,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> T:
         attempt, deadline, retries = self._plan(timeout, max_retries, FROM_TIMEOUT)
-        request = self._request("POST", path, content, attempt)
+        request = self._request(
+            "POST", path, content, attempt, extra_headers=extra_headers, extra_query=extra_query
+        )
         try:
             response, data = await self._send_once(request, deadline, retries > 0, False)
         except APIError as error:
@@ -407,10 +609,18 @@ class PowerPost:
         return _shortened(request, deadline, self._clock), probe
 
     async def _send_once(
-        self, request: Request, deadline: float | None, may_wait: bool, patient: bool
+        self,
+        request: Request,
+        deadline: float | None,
+        may_wait: bool,
+        patient: bool,
+        raw: bool = False,
     ) -> tuple[Response, Any]:
         if self._closed:
             raise PowerPostError("this PowerPost client is closed; create a new one")
+        capture = CAPTURE.get()
+        if capture is not None:
+            capture.attempts += 1
         rate = self._rate
         breaker = self._breaker
         probe = False
@@ -444,11 +654,15 @@ class PowerPost:
                 response.status_code,
                 (self._clock() - started) * 1000,
             )
+        if capture is not None:
+            capture.response = response
+        if "x-ratelimit-remaining" in response.headers:
+            rate.last_quota_headers = response.headers  # for pp.rate_limit, read lazily
         if rate.paced:
             rate.observe(response.headers)
         if 200 <= response.status_code < 300:
             try:
-                data = decode_json(response)
+                data = None if raw and not response.content else decode_json(response)
             except MalformedResponseError:
                 if breaker is not None:
                     breaker.failure()
@@ -478,6 +692,7 @@ class PowerPost:
         deadline: float | None,
         retries: int,
         patient: bool,
+        raw: bool = False,
     ) -> tuple[Response, Any]:
         """After a failed first attempt: retry while it is safe, allowed and in time."""
         if retries == 0 or not may_resend(first_error, idempotent=idempotent):
@@ -524,7 +739,7 @@ class PowerPost:
                 if pending:  # the failure that got us here counts as the first attempt
                     raise pending.pop()
                 return await self._send_once(
-                    _shortened(request, deadline, self._clock), deadline, True, patient
+                    _shortened(request, deadline, self._clock), deadline, True, patient, raw
                 )
         raise AssertionError(
             "unreachable: tenacity either returns or re-raises"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar, get_args, get_origin
 
+import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
 
@@ -32,7 +33,7 @@ from ._models import (
     YouTubeOutput,
 )
 
-__all__ = ["converter", "dumps", "loads", "structure", "unstructure"]
+__all__ = ["converter", "dumps", "loads", "structure", "to_dict", "to_json", "unstructure"]
 
 T = TypeVar("T")
 
@@ -294,6 +295,39 @@ def structure(data: Any, cls: type[T], *, body: bytes | None = None) -> T:
 def unstructure(obj: Any) -> Any:
     """Turn a model back into JSON-ready dicts, lists and strings (the wire format)."""
     return converter.unstructure(obj)
+
+
+def to_dict(model: Any) -> Any:
+    """A model (or a list of them) as JSON-ready data, in the API's own shape.
+
+    Dicts, lists, strings, numbers, booleans and ``None``: field names as the API sends
+    them, statuses as their strings, datetimes in ISO 8601 with ``Z`` for UTC. Ready for
+    ``json.dumps``, a web framework's JSON response, or a queue.
+
+    Raises:
+        TypeError: ``model`` is not one of the SDK's models (or a list or tuple of them).
+    """
+    if isinstance(model, (list, tuple)):
+        return [to_dict(item) for item in model]
+    if not attrs.has(type(model)):
+        raise TypeError(f"to_dict takes one of the SDK's models, got {type(model).__name__}")
+    return converter.unstructure(model)
+
+
+def to_json(model: Any, *, indent: int | None = None) -> str:
+    """A model (or a list of them) as a JSON string: `to_dict`, serialised.
+
+    Args:
+        model: A model, or a list or tuple of models.
+        indent: Indent nested levels by this many spaces (``None``: compact).
+
+    Raises:
+        TypeError: ``model`` is not one of the SDK's models (or a list or tuple of them).
+    """
+    data = to_dict(model)
+    if indent is None:
+        return _json_dumps(data).decode()
+    return json.dumps(data, indent=indent, ensure_ascii=False)
 
 
 def _validation_error(data: Any, cls: Any, body: bytes | None) -> ResponseValidationError:

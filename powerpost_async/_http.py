@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from ._converter import loads
@@ -28,17 +28,24 @@ from ._version import __version__
 
 __all__ = [
     "API_PREFIX",
+    "PROTECTED_HEADERS",
+    "QueryValue",
+    "check_api_path",
     "check_header_value",
     "decode_json",
     "error_from_response",
+    "merge_headers",
     "path_segment",
     "query_string",
     "retry_after_hint",
     "user_agent",
+    "with_query",
 ]
 
 API_PREFIX = "/api/v1"
 
+# RFC 9110 token characters: what a header name may be made of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_ID = ("/", "?", "#", "..", "%", "\\")
 # Ids made only of these need no encoding and cannot alter a URL (no dots at all).
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_\-]+")
@@ -100,6 +107,94 @@ def query_string(params: Mapping[str, str | int | None]) -> str:
     """``?a=1&b=2`` from the params that are not ``None`` (empty string if none are)."""
     present = {k: v for k, v in params.items() if v is not None}
     return "?" + urlencode(present) if present else ""
+
+
+#: Headers the client owns: only the client's own settings change them (the key in
+#: ``PowerPost(api_key=...)``, the workspace with ``with_options(workspace_id=...)``).
+PROTECTED_HEADERS: Final = frozenset({"x-api-key", "x-workspace-id"})
+
+QueryValue = str | int | float | bool
+
+
+def merge_headers(
+    base: Mapping[str, str], extra: Mapping[str, str], *, what: str = "extra_headers"
+) -> dict[str, str]:
+    """``base`` with ``extra`` laid over it (case-insensitively), each header checked.
+
+    Raises:
+        ValueError: ``extra`` would set the key or workspace header, or a name or value
+            could not go in a header.
+    """
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"{what} must be a mapping of header names to values")
+    merged = dict(base)
+    lowered = {name.lower(): name for name in merged}
+    for name, value in extra.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"{what}: {name!r} is not a valid header name")
+        if name.lower() in PROTECTED_HEADERS:
+            raise ValueError(
+                f"{what} must not set {name}: the client sets it (pass api_key= to "
+                "PowerPost, or use pp.with_options(workspace_id=...) for another workspace)"
+            )
+        check_header_value(f"{what}[{name!r}]", value)
+        previous = lowered.pop(name.lower(), None)
+        if previous is not None:
+            del merged[previous]
+        merged[name] = value
+        lowered[name.lower()] = name
+    return merged
+
+
+def with_query(path: str, extra: Mapping[str, QueryValue | None], what: str = "extra_query") -> str:
+    """``path`` with ``extra``'s parameters appended (``None`` values left out).
+
+    Raises:
+        TypeError: ``extra`` is not a mapping of names to strings, numbers or booleans.
+    """
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"{what} must be a mapping of parameter names to values")
+    pairs: list[tuple[str, str]] = []
+    for name, value in extra.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{what}: parameter names must be non-empty strings, got {name!r}")
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        elif isinstance(value, (str, int, float)):
+            pairs.append((name, str(value)))
+        else:
+            raise TypeError(
+                f"{what}[{name!r}] must be a string, number or boolean, got {type(value).__name__}"
+            )
+    if not pairs:
+        return path
+    return path + ("&" if "?" in path else "?") + urlencode(pairs)
+
+
+def check_api_path(path: object) -> str:
+    """A path for `PowerPost.request`: under ``/api/``, with nothing that could leave it.
+
+    Raises:
+        TypeError: ``path`` is not a string.
+        ValueError: it is not an absolute path under ``/api/``, or holds a query, a
+            fragment, ``..``, a backslash, whitespace or control characters.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a string, got {type(path).__name__}")
+    if not path.startswith("/api/") or path.startswith("//"):
+        raise ValueError(
+            f"path must start with /api/ (e.g. {API_PREFIX}/content/generations), got {path!r}"
+        )
+    if any(part in path for part in ("?", "#", "..", "\\", "//")) or not path.isprintable():
+        raise ValueError(
+            f"path {path!r} must not hold '?', '#', '..', '//', a backslash or control "
+            "characters (pass query parameters as query=)"
+        )
+    if any(c.isspace() for c in path) or not path.isascii():
+        raise ValueError(f"path {path!r} must be printable ASCII without whitespace")
+    return path
 
 
 def decode_json(response: Response) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, Literal, TypeVar, get_args
 
 import attrs
 
@@ -19,6 +19,7 @@ __all__ = [
     "IN_FLIGHT",
     "KNOWN_PLATFORMS",
     "KNOWN_POST_TYPES",
+    "KNOWN_RESEARCH_MODES",
     "CreatedGeneration",
     "Credits",
     "Generation",
@@ -27,6 +28,8 @@ __all__ = [
     "GenerationSummary",
     "Output",
     "Page",
+    "PostType",
+    "ResearchMode",
     "YouTubeOutput",
 ]
 
@@ -35,8 +38,9 @@ T = TypeVar("T")
 #: Platforms documented today. Others may appear and are kept as they come.
 KNOWN_PLATFORMS = frozenset({"instagram", "tiktok", "youtube", "x", "facebook", "linkedin"})
 
-#: Post types ``create`` accepts today; an unknown one warns rather than fails.
-KNOWN_POST_TYPES = (
+#: A post type ``create`` accepts today (editors complete them; ``create`` also takes
+#: a type added since, with a warning).
+PostType = Literal[
     "instagram-feed",
     "instagram-reel",
     "instagram-story",
@@ -49,7 +53,16 @@ KNOWN_POST_TYPES = (
     "facebook-reel",
     "facebook-story",
     "linkedin-post",
-)
+]
+
+#: Every post type documented today, in the documentation's order.
+KNOWN_POST_TYPES: tuple[str, ...] = get_args(PostType)
+
+#: How deep ``create`` researches: ``"deep"`` takes longer and costs more.
+ResearchMode = Literal["regular", "deep"]
+
+#: Every research mode documented today.
+KNOWN_RESEARCH_MODES: tuple[str, ...] = get_args(ResearchMode)
 
 
 # Unknown status values remembered as pseudo-members (see GenerationStatus._missing_).

@@ -31,7 +31,7 @@ from typing import Final
 from ._exceptions import RateLimitError
 from ._timing import Clock, Sleep
 
-__all__ = ["MAX_PAUSE", "RateLimitGate"]
+__all__ = ["MAX_PAUSE", "RateLimitGate", "integer_header", "number_header"]
 
 logger = logging.getLogger("powerpost_async")
 
@@ -76,6 +76,9 @@ class RateLimitGate:
         self._server_reset = 0.0  # monotonic
         self._server_remaining = 0
         self._held = 0  # callers inside admit() right now
+        #: The headers of the latest response with rate-limit figures (for
+        #: ``PowerPost.rate_limit``, parsed only when read).
+        self.last_quota_headers: Mapping[str, str] | None = None
 
     @property
     def engaged(self) -> bool:
@@ -228,8 +231,8 @@ def _quota(
     headers: Mapping[str, str], now: float, wall: Clock
 ) -> tuple[int | None, int, float] | None:
     """(limit, remaining, reset on the monotonic clock) from the rate-limit headers."""
-    remaining = _integer(headers.get("x-ratelimit-remaining"))
-    reset = _number(headers.get("x-ratelimit-reset"))
+    remaining = integer_header(headers.get("x-ratelimit-remaining"))
+    reset = number_header(headers.get("x-ratelimit-reset"))
     if remaining is None or reset is None:
         return None
     server_now = _date(headers.get("date"))
@@ -237,10 +240,11 @@ def _quota(
         server_now = wall()
     # Date is whole seconds, rounded down: this over-estimates the wait, never under.
     until = max(0.0, reset - server_now)
-    return _integer(headers.get("x-ratelimit-limit")), remaining, now + min(until, MAX_PAUSE)
+    return integer_header(headers.get("x-ratelimit-limit")), remaining, now + min(until, MAX_PAUSE)
 
 
-def _integer(value: str | None) -> int | None:
+def integer_header(value: str | None) -> int | None:
+    """A header's non-negative integer (at most 12 digits), or ``None``."""
     if value is None:
         return None
     value = value.strip()
@@ -249,7 +253,8 @@ def _integer(value: str | None) -> int | None:
     return int(value)
 
 
-def _number(value: str | None) -> float | None:
+def number_header(value: str | None) -> float | None:
+    """A header's finite non-negative number, or ``None``."""
     if value is None:
         return None
     try:

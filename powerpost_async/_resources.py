@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import builtins
 import warnings
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._bulk import run_bounded, statuses
 from ._converter import dumps, structure
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import PowerPostWarning
-from ._http import API_PREFIX, path_segment, query_string
+from ._http import API_PREFIX, QueryValue, merge_headers, path_segment, query_string, with_query
 from ._models import (
     KNOWN_POST_TYPES,
+    KNOWN_RESEARCH_MODES,
     CreatedGeneration,
     Credits,
     Generation,
     GenerationStatus,
     GenerationSummary,
     Page,
+    PostType,
+    ResearchMode,
 )
 from ._pagination import walk_pages
+from ._response import with_response
 from ._waiting import (
     Engine,
     GenerationRef,
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
     from ._client import PowerPost
     from ._transport import Response
 
-__all__ = ["Account", "Generations"]
+__all__ = ["Account", "AccountWithResponse", "Generations", "GenerationsWithResponse"]
 
 GENERATIONS_PATH = f"{API_PREFIX}/content/generations"
 GENERATE_PATH = f"{API_PREFIX}/content/generate"
@@ -47,7 +51,6 @@ MAX_CTA_TEXT = 100
 MAX_SOURCE_URLS = 10
 MAX_MEDIA_IDS = 10
 
-ResearchMode = Literal["regular", "deep"]
 StatusArg = GenerationStatus | Literal["pending", "processing", "completed", "failed"]
 
 
@@ -56,15 +59,30 @@ class Generations:
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
-        self._engine = Engine(
-            _EngineSource(self),
-            clock=client._clock,
-            sleep=client._sleep,
-            workspace_id=client.workspace_id,
-            client_closed=lambda: client.is_closed,
-            coordinator=client._coordinator,
-            join=client._join_fleet,
-        )
+        # One engine (one sweeper) per workspace, shared by the client and its copies.
+        engines = client._shared.engines
+        engine = engines.get(client.workspace_id)
+        if engine is None:
+            # The engine sends through a client nobody else holds: a copy closed by its
+            # user must not stop the waits of the others.
+            owner = client if client._root else client._engine_owner()
+            engine = engines[client.workspace_id] = Engine(
+                _EngineSource(owner),
+                clock=client._clock,
+                sleep=client._sleep,
+                workspace_id=client.workspace_id,
+                client_closed=lambda: owner.is_closed,
+                # Fleet mode covers the client's own workspace (its coordinator's scope).
+                coordinator=client._coordinator if client._root else None,
+                join=client._join_fleet if client._root else None,
+            )
+        self._engine = engine
+
+    @property
+    def with_response(self) -> GenerationsWithResponse:
+        """The same calls, answering [`APIResponse`][powerpost_async.APIResponse]s:
+        ``await pp.generations.with_response.get(id)``."""
+        return GenerationsWithResponse(self)
 
     async def list(
         self,
@@ -74,6 +92,8 @@ class Generations:
         *,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> Page[GenerationSummary]:
         """One page of generations, newest first.
 
@@ -83,6 +103,8 @@ class Generations:
             cursor: ``next_cursor`` of the previous page.
             timeout: Per-call override of the client's timeout.
             max_retries: Per-call override of the client's retries.
+            extra_headers: Headers for this call only (never the key or workspace).
+            extra_query: Query parameters the SDK does not know yet.
 
         Raises:
             ValueError: ``status``, ``limit`` or ``cursor`` is not acceptable (nothing sent).
@@ -99,6 +121,8 @@ class Generations:
             Page[GenerationSummary],
             timeout=timeout,
             max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     def iterate(
@@ -109,6 +133,8 @@ class Generations:
         prefetch: bool = True,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> AsyncGenerator[GenerationSummary, None]:
         """Every generation, newest first, following ``next_cursor`` page by page.
 
@@ -121,6 +147,8 @@ class Generations:
             prefetch: Request the next page while you work through the current one, so
                 the network and your loop overlap (at most one page ahead; if you stop
                 early, that one request was spent for nothing).
+            extra_headers: Headers for every page's request (never the key or workspace).
+            extra_query: Query parameters the SDK does not know yet, on every page.
 
         Raises:
             ValueError: ``status`` or ``page_size`` is not acceptable.
@@ -130,7 +158,19 @@ class Generations:
         """
         status_value = check_status(status)
         size = check_page_size(page_size, "page_size")
-        return self._iterate(status_value, size, prefetch, timeout, max_retries)
+        if extra_headers:  # checked now, not at the first page
+            merge_headers({}, extra_headers)
+        if extra_query:
+            with_query("", extra_query)
+        return self._iterate(
+            status_value,
+            size,
+            prefetch,
+            timeout,
+            max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
 
     async def _iterate(
         self,
@@ -140,11 +180,18 @@ class Generations:
         timeout: float | UseClientDefault | None,
         max_retries: int | UseClientDefault,
         max_pages: int | None = None,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> AsyncGenerator[GenerationSummary, None]:
         def fetch(cursor: str | None) -> Any:
             query = query_string({"status": status, "limit": page_size, "cursor": cursor})
             return self._client._get_json(
-                GENERATIONS_PATH + query, timeout=timeout, max_retries=max_retries
+                GENERATIONS_PATH + query,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
             )
 
         pages = walk_pages(fetch, _raw, prefetch=prefetch, max_pages=max_pages)
@@ -161,6 +208,8 @@ class Generations:
         *,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> Generation:
         """One generation: its status, and its outputs once completed.
 
@@ -168,26 +217,38 @@ class Generations:
             generation_id: The generation's id.
             timeout: Per-call override of the client's timeout.
             max_retries: Per-call override of the client's retries.
+            extra_headers: Headers for this call only (never the key or workspace).
+            extra_query: Query parameters the SDK does not know yet.
 
         Raises:
             ValueError: ``generation_id`` is empty or could alter the URL (nothing sent).
             NotFoundError: No such generation in this workspace.
         """
         path = f"{GENERATIONS_PATH}/{path_segment(generation_id)}"
-        return await self._client._get(path, Generation, timeout=timeout, max_retries=max_retries)
+        return await self._client._get(
+            path,
+            Generation,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
 
     async def create(
         self,
         prompt: str | None = None,
         *,
-        post_types: Sequence[str],
-        research_mode: ResearchMode = "regular",
+        post_types: Sequence[PostType | str],
+        research_mode: ResearchMode | str = "regular",
         media_ids: Sequence[str] | None = None,
         writing_style_id: str | None = None,
         cta_text: str | None = None,
         source_urls: Sequence[str] | None = None,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatedGeneration:
         """Start a generation (costs credits). Await it with `wait()`.
 
@@ -205,6 +266,10 @@ class Generations:
             source_urls: Pages to draw from (at most 10).
             timeout: Per-call override of the client's timeout.
             max_retries: Per-call override of the client's retries.
+            extra_headers: Headers for this call only (never the key or workspace).
+            extra_query: Query parameters the SDK does not know yet.
+            extra_body: Fields the SDK does not know yet, laid over the body it builds
+                (a field given both ways takes this value).
 
         Raises:
             ValueError: An argument is not acceptable (nothing was sent).
@@ -219,12 +284,20 @@ class Generations:
             cta_text=cta_text,
             source_urls=source_urls,
         )
+        if extra_body is not None:
+            if not isinstance(extra_body, Mapping) or not all(
+                isinstance(k, str) for k in extra_body
+            ):
+                raise TypeError("extra_body must be a mapping of field names to JSON values")
+            body = {**body, **extra_body}
         return await self._client._post(
             GENERATE_PATH,
             dumps(body),
             CreatedGeneration,
             timeout=timeout,
             max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     # -- awaiting many generations ---------------------------------------------------------
@@ -487,32 +560,24 @@ class Generations:
             return await self._engine.feed(event.generation_id, event.workspace_id)
         return False
 
-    async def _aclose(self) -> None:
-        """Stop the shared sweeper and pollers; waits still running fail with a clear error."""
-        await self._engine.aclose()
-
 
 class _EngineSource:
     """What the waiting engine may do with the API: read generations and list pages."""
 
-    __slots__ = ("_generations",)
+    __slots__ = ("_client",)
 
-    def __init__(self, generations: Generations) -> None:
-        self._generations = generations
+    def __init__(self, client: PowerPost) -> None:
+        self._client = client
 
     async def fetch(
         self, generation_id: str, *, deadline: float | None, patient: bool = True
     ) -> Generation:
         path = f"{GENERATIONS_PATH}/{path_segment(generation_id)}"
-        return await self._generations._client._get(
-            path, Generation, deadline=deadline, patient=patient
-        )
+        return await self._client._get(path, Generation, deadline=deadline, patient=patient)
 
     async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:
         query = query_string({"status": status, "limit": MAX_PAGE_SIZE, "cursor": cursor})
-        return await self._generations._client._get_json(
-            GENERATIONS_PATH + query, deadline=None, patient=True
-        )
+        return await self._client._get_json(GENERATIONS_PATH + query, deadline=None, patient=True)
 
 
 def _raw(page: tuple[Response, Any]) -> Any:
@@ -525,21 +590,57 @@ class Account:
     def __init__(self, client: PowerPost) -> None:
         self._client = client
 
+    @property
+    def with_response(self) -> AccountWithResponse:
+        """The same calls, answering [`APIResponse`][powerpost_async.APIResponse]s:
+        ``await pp.account.with_response.credits()``."""
+        return AccountWithResponse(self)
+
     async def credits(
         self,
         *,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> Credits:
         """The account's credit balance (needs no workspace).
 
         Args:
             timeout: Per-call override of the client's timeout.
             max_retries: Per-call override of the client's retries.
+            extra_headers: Headers for this call only (never the key).
+            extra_query: Query parameters the SDK does not know yet.
         """
         return await self._client._get(
-            CREDITS_PATH, Credits, workspace=False, timeout=timeout, max_retries=max_retries
+            CREDITS_PATH,
+            Credits,
+            workspace=False,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
+
+
+class GenerationsWithResponse:
+    """``pp.generations.with_response``: `list`, `get` and `create`, each answering an
+    [`APIResponse`][powerpost_async.APIResponse] around what the plain call returns
+    (same arguments)."""
+
+    def __init__(self, generations: Generations) -> None:
+        clock = generations._client._clock
+        self.list = with_response(generations.list, clock)
+        self.get = with_response(generations.get, clock)
+        self.create = with_response(generations.create, clock)
+
+
+class AccountWithResponse:
+    """``pp.account.with_response``: `credits`, answering an
+    [`APIResponse`][powerpost_async.APIResponse]."""
+
+    def __init__(self, account: Account) -> None:
+        self.credits = with_response(account.credits, account._client._clock)
 
 
 # -- input checks (pure; they run before any request) ------------------------------------
@@ -624,8 +725,18 @@ def build_create_body(
             stacklevel=3,
         )
     body["post_types"] = types
-    if research_mode not in ("regular", "deep"):
-        raise ValueError(f"research_mode must be 'regular' or 'deep', got {research_mode!r}")
+    if not isinstance(research_mode, str) or not research_mode.strip():
+        raise ValueError(
+            f"research_mode must be one of {', '.join(map(repr, KNOWN_RESEARCH_MODES))}, "
+            f"got {research_mode!r}"
+        )
+    if research_mode not in KNOWN_RESEARCH_MODES:
+        warnings.warn(
+            f"unknown research_mode {research_mode!r}: sent as given; known modes are "
+            f"{', '.join(KNOWN_RESEARCH_MODES)}",
+            PowerPostWarning,
+            stacklevel=3,
+        )
     body["research_mode"] = research_mode
     if media_ids is not None:
         body["media_ids"] = _strings(media_ids, "media_ids", most=MAX_MEDIA_IDS)

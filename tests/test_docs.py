@@ -254,6 +254,24 @@ async def test_pagination(api: FakePowerPost, capsys: pytest.CaptureFixture[str]
     ]
 
 
+# -- responses, options, escape hatches -------------------------------------------------------
+
+
+@covers("responses")
+async def test_responses(api: FakePowerPost, capsys: pytest.CaptureFixture[str]) -> None:
+    await run_main("responses")
+    assert (
+        lines(capsys)
+        == [
+            "200 10 credits",
+            "request id: True",
+            "requests left: 999999",  # the fake's default: 10**6 a minute
+            "newest: completed",
+            '{"generation_id":"' + api.generations()[0].generation_id[:12],
+        ]
+    )
+
+
 # -- fleet mode ------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from fastapi import FastAPI
 
 from examples import aiohttp_app, fastapi_app
-from powerpost_async import PowerPost, PowerPostError
+from powerpost_async import PowerPost, PowerPostError, to_dict
 from powerpost_async.testing import FakePowerPost, Fault, VirtualClock
 
 CAPTION = {"prompt": "We just shipped dark mode", "post_types": ["x-post", "linkedin-post"]}
@@ -494,3 +494,35 @@ async def test_a_client_shared_across_event_loops_fails_clearly() -> None:
             # The first loop's client is unharmed.
             assert (await pp.account.credits()).balance > 0
         assert [r.endpoint for r in fake_server.requests] == ["credits", "credits"]
+
+
+# -- both examples answer the same JSON ---------------------------------------------------------
+
+
+async def test_the_two_examples_answer_the_same_json() -> None:
+    async with FakePowerPost(pending=0, processing=0) as fake_server:
+        (generation_id,) = fake_server.seed_generations(
+            1, status="completed", post_types=("x-post", "youtube-video")
+        )
+        settings = {
+            "base_url": fake_server.base_url,
+            "api_key": fake_server.api_key,
+            "workspace_id": fake_server.workspace_id,
+        }
+        answers: dict[str, list[Any]] = {}
+        async with TestClient(TestServer(aiohttp_app.create_app(**settings))) as client:
+            answers["aiohttp"] = [
+                await (await client.get(path)).json()
+                for path in (f"/captions/{generation_id}", "/captions")
+            ]
+        async with asgi_client(fastapi_app.create_app(**settings)) as api:
+            answers["fastapi"] = [
+                (await api.get(path)).json() for path in (f"/captions/{generation_id}", "/captions")
+            ]
+        sdk = fake_server.generation(generation_id)
+    assert answers["aiohttp"] == answers["fastapi"]
+    one, page = answers["fastapi"]
+    assert one == to_dict(sdk)  # the API's own shape, from the SDK's model
+    assert one["created_at"].endswith("Z")
+    assert set(one["outputs"]) == {"x", "youtube"}
+    assert page["data"][0]["generation_id"] == generation_id

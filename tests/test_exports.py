@@ -24,12 +24,16 @@ from powerpost_async import (
 )
 
 EXPECTED = [
+    "KNOWN_POST_TYPES",
+    "KNOWN_RESEARCH_MODES",
     "USE_CLIENT_DEFAULT",
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "Account",
+    "AccountWithResponse",
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
@@ -45,6 +49,7 @@ EXPECTED = [
     "GenerationStatus",
     "GenerationSummary",
     "Generations",
+    "GenerationsWithResponse",
     "InsufficientCreditsError",
     "InternalServerError",
     "MalformedResponseError",
@@ -53,11 +58,14 @@ EXPECTED = [
     "Output",
     "Page",
     "PermissionDeniedError",
+    "PostType",
     "PowerPost",
     "PowerPostError",
     "PowerPostWarning",
+    "RateLimit",
     "RateLimitError",
     "Request",
+    "ResearchMode",
     "Response",
     "ResponseValidationError",
     "Transport",
@@ -67,6 +75,8 @@ EXPECTED = [
     "WaitTimeoutError",
     "YouTubeOutput",
     "__version__",
+    "to_dict",
+    "to_json",
 ]
 
 
@@ -75,7 +85,8 @@ def test_all_is_pinned() -> None:
 
 
 def test_every_exported_name_exists_and_is_public() -> None:
-    aliases = {"Output"}  # a type alias: a union of exported classes, not a class of its own
+    # Type aliases (a union of exported classes, Literal types) and tuples of names.
+    aliases = {"Output", "PostType", "ResearchMode", "KNOWN_POST_TYPES", "KNOWN_RESEARCH_MODES"}
     for name in powerpost_async.__all__:
         member = getattr(powerpost_async, name)
         if name in aliases:

@@ -101,7 +101,8 @@ GOOD = {"prompt": "We shipped dark mode", "post_types": ["x-post"]}
         ({"post_types": "x-post"}, TypeError, "post_types must be a list of strings"),
         ({"post_types": [""]}, ValueError, "post_types must hold non-empty strings"),
         ({"post_types": [3]}, ValueError, "post_types must hold non-empty strings"),
-        ({"research_mode": "fast"}, ValueError, "research_mode must be 'regular' or 'deep'"),
+        ({"research_mode": ""}, ValueError, "research_mode must be one of 'regular', 'deep'"),
+        ({"research_mode": 3}, ValueError, "research_mode must be one of 'regular', 'deep'"),
         ({"prompt": None}, ValueError, "give a prompt, media_ids, or both"),
         ({"prompt": None, "media_ids": []}, ValueError, "give a prompt, media_ids, or both"),
         ({"prompt": "   "}, ValueError, "prompt must not be empty or blank"),
@@ -146,6 +147,17 @@ async def test_unknown_post_type_warns_but_is_sent(make_client: ClientFactory) -
             await pp.generations.create(prompt="hi there", post_types=["x-post", "threads-post"])
         assert record[0].filename == __file__  # the warning points at the caller's line
         assert b"threads-post" in pp.transport.requests[0].content  # type: ignore[attr-defined]
+
+
+async def test_unknown_research_mode_warns_but_is_sent(make_client: ClientFactory) -> None:
+    answer = Response.from_json(200, load_sample("create_generation"))
+    async with make_client(lambda r: answer) as pp:
+        with pytest.warns(PowerPostWarning, match="unknown research_mode 'fast'") as record:
+            await pp.generations.create(
+                prompt="hi there", post_types=["x-post"], research_mode="fast"
+            )
+        assert record[0].filename == __file__
+        assert b'"research_mode":"fast"' in pp.transport.requests[0].content  # type: ignore[attr-defined]
 
 
 def test_header_values_with_line_breaks_are_refused() -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator
 from typing_extensions import assert_type
 
 from powerpost_async import (
+    APIResponse,
     APIStatusError,
     CreatedGeneration,
     Credits,
@@ -21,10 +22,13 @@ from powerpost_async import (
     Output,
     Page,
     PowerPost,
+    RateLimit,
     RateLimitError,
     WaitProgress,
     WaitTimeoutError,
     YouTubeOutput,
+    to_dict,
+    to_json,
 )
 from powerpost_async.webhooks import GenerationCompletedEvent, WebhookEvent, parse_webhook
 
@@ -103,3 +107,26 @@ async def webhooks(pp: PowerPost, body: bytes) -> None:
 async def lifecycle() -> None:
     async with PowerPost("pp_live_sk_x", "ws") as pp:
         assert_type(pp, PowerPost)
+
+
+async def integrators(pp: PowerPost) -> None:
+    answer = await pp.generations.with_response.get("gen_1", timeout=5)
+    assert_type(answer, APIResponse[Generation])
+    assert_type(answer.parsed, Generation)
+    assert_type(answer.request_id, str | None)
+    assert_type(answer.rate_limit, RateLimit | None)
+    page = await pp.generations.with_response.list(limit=5, extra_query={"q": "x"})
+    assert_type(page.parsed, Page[GenerationSummary])
+    created = await pp.generations.with_response.create(
+        prompt="hi", post_types=["x-post", "a-type-added-since"], extra_body={"tone": "fun"}
+    )
+    assert_type(created, APIResponse[CreatedGeneration])
+    credits = await pp.account.with_response.credits()
+    assert_type(credits.parsed.balance, int)
+    tenant = pp.with_options(workspace_id="ws_2", timeout=10, default_headers={"X-T": "1"})
+    assert_type(tenant, PowerPost)
+    raw = await pp.request("GET", "/api/v1/content/generations", query={"limit": 1})
+    assert_type(raw.status_code, int)
+    assert_type(pp.rate_limit, RateLimit | None)
+    assert_type(to_json(answer.parsed), str)
+    to_dict(answer.parsed)
