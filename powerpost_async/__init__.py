@@ -58,6 +58,7 @@ from ._models import (
 )
 from ._resources import Account, AccountWithResponse, Generations, GenerationsWithResponse
 from ._response import APIResponse, RateLimit
+from ._telemetry import configure_logging_from_env as _configure_logging
 from ._transport import MockTransport, Request, Response, Transport
 from ._version import __version__
 from ._waiting import WaitProgress
@@ -120,6 +121,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._httpx import HttpxTransport as HttpxTransport
+
+
+_configure_logging()  # POWERPOST_LOG=info|debug turns the SDK's logging on without code
 
 
 def __getattr__(name: str) -> object:

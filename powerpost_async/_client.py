@@ -46,6 +46,7 @@ from ._policy import RETRY_BACKOFF, may_resend
 from ._ratelimit import MAX_PAUSE, RateLimitGate
 from ._resources import Account, Generations
 from ._response import CAPTURE, APIResponse, Capture, RateLimit, build, rate_limit_of
+from ._telemetry import Telemetry, telemetry
 from ._timing import Clock, Sleep
 from ._transport import Request, Response, Transport
 
@@ -202,6 +203,8 @@ class PowerPost:
 
         self._coordinator = coordinator
         self._joining: asyncio.Task[None] | None = None
+        # OpenTelemetry spans and metrics, if it is installed (else None: nothing to do).
+        self._telemetry: Telemetry | None = telemetry(self._clock, URL(self._base_url).host or "")
         self._root = True  # False for the copies with_options makes
         self._shared = _Shared()
         self.generations: Generations = Generations(self)
@@ -366,12 +369,11 @@ class PowerPost:
             request = self._request(
                 method, target, content, attempt, workspace=workspace, extra_headers=headers
             )
-            try:
-                _, data = await self._send_once(request, deadline, retries > 0, False, True)
-            except APIError as error:
-                _, data = await self._recover(
-                    request, error, method in _SAFE_METHODS, deadline, retries, False, True
-                )
+            idempotent = method in _SAFE_METHODS
+            if self._telemetry is not None:
+                _, data = await self._traced(request, idempotent, deadline, retries, False, True)
+            else:
+                _, data = await self._exchange(request, idempotent, deadline, retries, False, True)
         finally:
             CAPTURE.reset(token)
         return build(data, capture, self._clock() - started)
@@ -527,6 +529,9 @@ class PowerPost:
             extra_headers=extra_headers,
             extra_query=extra_query,
         )
+        if self._telemetry is not None:
+            response, data = await self._traced(request, True, deadline, retries, patient)
+            return structure(data, cls, body=response.content)
         try:  # the happy path: one call, no retry machinery
             response, data = await self._send_once(request, deadline, retries > 0, patient)
         except APIError as error:
@@ -549,6 +554,8 @@ class PowerPost:
         request = self._request(
             "GET", path, None, attempt, extra_headers=extra_headers, extra_query=extra_query
         )
+        if self._telemetry is not None:
+            return await self._traced(request, True, deadline, retries, patient)
         try:
             return await self._send_once(request, deadline, retries > 0, patient)
         except APIError as error:
@@ -569,11 +576,55 @@ class PowerPost:
         request = self._request(
             "POST", path, content, attempt, extra_headers=extra_headers, extra_query=extra_query
         )
+        if self._telemetry is not None:
+            response, data = await self._traced(request, False, deadline, retries, False)
+            return structure(data, cls, body=response.content)
         try:
             response, data = await self._send_once(request, deadline, retries > 0, False)
         except APIError as error:
             response, data = await self._recover(request, error, False, deadline, retries, False)
         return structure(data, cls, body=response.content)
+
+    async def _exchange(
+        self,
+        request: Request,
+        idempotent: bool,
+        deadline: float | None,
+        retries: int,
+        patient: bool,
+        raw: bool = False,
+    ) -> tuple[Response, Any]:
+        """One call: the first attempt, then the retries it may have."""
+        try:
+            return await self._send_once(request, deadline, retries > 0, patient, raw)
+        except APIError as error:
+            return await self._recover(request, error, idempotent, deadline, retries, patient, raw)
+
+    async def _traced(
+        self,
+        request: Request,
+        idempotent: bool,
+        deadline: float | None,
+        retries: int,
+        patient: bool,
+        raw: bool = False,
+    ) -> tuple[Response, Any]:
+        """`_exchange` in an OpenTelemetry span, its requests and retries counted."""
+        assert self._telemetry is not None
+        outer = CAPTURE.get()  # a with_response call around this one keeps its capture
+        capture = outer if outer is not None else Capture()
+        before = capture.attempts
+        token = CAPTURE.set(capture) if outer is None else None
+        try:
+            return await self._telemetry.call(
+                request.method,
+                _path(request.url),
+                lambda: self._exchange(request, idempotent, deadline, retries, patient, raw),
+                lambda: (capture.attempts - before, capture.response),
+            )
+        finally:
+            if token is not None:
+                CAPTURE.reset(token)
 
     def _hold_limit(self, request: Request, deadline: float | None, patient: bool) -> float:
         """The latest instant a call may be held back until (by a pause or the breaker).
@@ -715,8 +766,8 @@ class PowerPost:
             return True
 
         def before_sleep(state: _t.RetryCallState) -> None:
-            if logger.isEnabledFor(logging.DEBUG) and state.outcome is not None:
-                logger.debug(
+            if logger.isEnabledFor(logging.INFO) and state.outcome is not None:
+                logger.info(
                     "retrying %s %s in %.2f s after %s (retry %d of %d)",
                     request.method,
                     _path(request.url),

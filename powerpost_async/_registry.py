@@ -123,6 +123,7 @@ class Watch:
         "next_check",
         "poller",
         "server_id",
+        "unfinished_at",
     )
 
     def __init__(self, generation_id: str, future: asyncio.Future[Generation]) -> None:
@@ -141,6 +142,8 @@ class Watch:
         self.next_check = 0.0
         #: How the server spells this id, when it answered with another spelling.
         self.server_id: str | None = None
+        #: When it was last seen in flight (clock time; ``None``: never).
+        self.unfinished_at: float | None = None
 
     @property
     def done(self) -> bool:
@@ -151,10 +154,12 @@ class Watch:
         """What was last seen of it (a list summary, or a full generation)."""
         return self._last
 
-    def see(self, value: Generation | GenerationSummary) -> None:
-        """Record what was seen; tell the holders if the status moved."""
+    def see(self, value: Generation | GenerationSummary, now: float) -> None:
+        """Record what was seen at ``now``; tell the holders if the status moved."""
         changed = self._last is None or value.status != self._last.status
         self._last = value
+        if not value.status.is_terminal:
+            self.unfinished_at = now
         if changed:
             for holder in self.holders:
                 if holder.changed is not None:

@@ -75,6 +75,7 @@ class Generations:
                 # Fleet mode covers the client's own workspace (its coordinator's scope).
                 coordinator=client._coordinator if client._root else None,
                 join=client._join_fleet if client._root else None,
+                telemetry=client._telemetry,
             )
         self._engine = engine
 

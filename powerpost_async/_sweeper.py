@@ -113,7 +113,7 @@ class Sweeper:
                     backoff = Backoff(interval, max(longest, SWEEP_MAX_BACKOFF), 2.0, (1.0, 1.25))
                     pause = backoff.delay(failures)
                     failures += 1
-                    logger.debug("sweep failed (%s); next try in %.1f s", error, pause)
+                    logger.info("sweep failed (%s); next try in %.1f s", error, pause)
                     continue
                 # For good (401, 403...) or a bug: fail the swept waits, don't leave them hanging.
                 logger.warning("sweeping failed for good: %s", error)
@@ -204,6 +204,7 @@ class Sweeper:
         try:
             async with contextlib.aclosing(pages):
                 async for response, data in pages:
+                    now = self._tools.clock()
                     page = structure(data, Page[GenerationSummary], body=response.content)
                     for summary in page.data:
                         if previous is not None and summary.created_at > previous:
@@ -213,7 +214,7 @@ class Sweeper:
                             if watches.get(watch.id) is watch:
                                 found.add(watch.id)
                                 watch.misses = 0
-                                watch.see(summary)
+                                watch.see(summary, now)
                     if (
                         self._newest_first
                         and oldest is not None

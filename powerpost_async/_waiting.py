@@ -36,6 +36,7 @@ from ._policy import is_transient
 from ._poller import poll
 from ._registry import Holder, Registry, Source, Strategy, Tools, Watch
 from ._sweeper import DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, Sweeper
+from ._telemetry import Telemetry
 from ._timing import Clock, Sleep, sleep_until_done
 
 __all__ = [
@@ -116,6 +117,7 @@ class Engine:
         client_closed: Whether the client is closed.
         coordinator: Shares the waiting with other processes (``None``: on its own).
         join: Joins the coordinator's fleet (once), before the first wait.
+        telemetry: Spans and metrics of the waits (``None``: OpenTelemetry is absent).
     """
 
     def __init__(
@@ -128,8 +130,10 @@ class Engine:
         client_closed: Callable[[], bool],
         coordinator: Coordinator | None = None,
         join: Callable[[], Awaitable[None]] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._source = source
+        self._telemetry = telemetry
         self._clock = clock
         self._sleep = sleep
         self._workspace_id = workspace_id
@@ -170,6 +174,8 @@ class Engine:
             raise PowerPostError("this PowerPost client is closed; create a new one")
         watches = self._registry.hold(holder, ids)
         self._holders[holder] = watches
+        if self._telemetry is not None:
+            self._telemetry.waiting(len(watches))
         if holder.delegated and self._coordinator is not None:
             self._coordinator.hold(self._deadlines(holder, watches))
         self._arrange(watches)
@@ -216,7 +222,8 @@ class Engine:
 
     async def _release(self, holder: Holder, watches: list[Watch]) -> None:
         """Unregister ``holder``; stop whatever nobody needs any more, and wait for it."""
-        self._holders.pop(holder, None)
+        if self._holders.pop(holder, None) is not None and self._telemetry is not None:
+            self._telemetry.waiting(-len(watches))
         delegated = holder.delegated
         gone = self._registry.release(holder, watches)
         if delegated and self._coordinator is not None:
@@ -344,8 +351,9 @@ class Engine:
         same = self._registry.find(generation.generation_id)
         if watch not in same:
             same.append(watch)
+        now = self._clock()
         for each in same:
-            each.see(generation)
+            each.see(generation, now)
             if generation.status.is_terminal:
                 self._finish(each, generation, announce=announce)
 
@@ -359,6 +367,8 @@ class Engine:
         if future.done():
             return
         if isinstance(outcome, Generation):
+            if self._telemetry is not None and watch.unfinished_at is not None:
+                self._telemetry.detected(max(0.0, self._clock() - watch.unfinished_at))
             future.set_result(outcome)
         else:
             future.set_exception(outcome)
@@ -437,6 +447,26 @@ class Engine:
         max_interval: float,
         strategy: Strategy,
     ) -> Generation:
+        telemetry = self._telemetry
+        if telemetry is None:
+            return await self._wait(ref, timeout, interval, max_interval, strategy)
+        span = telemetry.start_wait("wait", 1)
+        try:
+            generation = await self._wait(ref, timeout, interval, max_interval, strategy)
+        except BaseException as error:
+            telemetry.end_wait(span, error)
+            raise
+        telemetry.end_wait(span, None)
+        return generation
+
+    async def _wait(
+        self,
+        ref: GenerationRef,
+        timeout: float | None,
+        interval: float,
+        max_interval: float,
+        strategy: Strategy,
+    ) -> Generation:
         generation_id = generation_id_of(ref)
         check_wait_args(timeout, interval, max_interval, strategy)
         if self._join is not None:
@@ -475,7 +505,9 @@ class Engine:
         _, ids = distinct_ids(refs)
         check_wait_args(timeout, interval, max_interval, strategy)
         return self._yield_generations(
-            self._outcomes(ids, timeout, interval, max_interval, strategy, on_progress)
+            self._outcomes(
+                ids, timeout, interval, max_interval, strategy, on_progress, "as_completed"
+            )
         )
 
     @staticmethod
@@ -510,7 +542,9 @@ class Engine:
         ids, distinct = distinct_ids(refs)
         check_wait_args(timeout, interval, max_interval, strategy)
         results: dict[str, Generation | Exception] = {}
-        outcomes = self._outcomes(distinct, timeout, interval, max_interval, strategy, on_progress)
+        outcomes = self._outcomes(
+            distinct, timeout, interval, max_interval, strategy, on_progress, "wait_many"
+        )
         try:
             async for generation_id, outcome in outcomes:
                 results[generation_id] = outcome
@@ -531,10 +565,42 @@ class Engine:
         max_interval: float,
         strategy: Strategy,
         on_progress: ProgressCallback | None,
+        name: str,
     ) -> AsyncGenerator[tuple[str, Generation | Exception], None]:
         """Yield ``(id, terminal Generation or per-id error)`` as each id finishes."""
         if not ids:
             return
+        telemetry = self._telemetry
+        if telemetry is None:
+            async for item in self._outcomes_of(
+                ids, timeout, interval, max_interval, strategy, on_progress
+            ):
+                yield item
+            return
+        # Not the current span: it lives across yields, and the requests that answer it
+        # are shared with other waits anyway.
+        span = telemetry.start_wait(name, len(ids))
+        inner = self._outcomes_of(ids, timeout, interval, max_interval, strategy, on_progress)
+        failure: BaseException | None = None
+        try:
+            async for item in inner:
+                yield item
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            await inner.aclose()
+            telemetry.end_wait(span, failure)
+
+    async def _outcomes_of(
+        self,
+        ids: list[str],
+        timeout: float | None,
+        interval: float,
+        max_interval: float,
+        strategy: Strategy,
+        on_progress: ProgressCallback | None,
+    ) -> AsyncGenerator[tuple[str, Generation | Exception], None]:
         if self._join is not None:
             await self._join()
         deadline = None if timeout is None else self._clock() + timeout

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import inspect
+import logging
 import os
 import re
 import subprocess
@@ -270,6 +271,22 @@ async def test_responses(api: FakePowerPost, capsys: pytest.CaptureFixture[str])
             '{"generation_id":"' + api.generations()[0].generation_id[:12],
         ]
     )
+
+
+@covers("observability")
+async def test_observability(
+    api: FakePowerPost, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("powerpost_async")
+    level, root_handlers = logger.level, list(logging.getLogger().handlers)
+    try:
+        await run_main("observability")
+        assert logger.level == logging.INFO
+    finally:  # leave logging as the other tests expect it
+        logger.setLevel(level)
+        logging.getLogger().handlers[:] = root_handlers
+    (line,) = lines(capsys)
+    assert line.startswith("1000 credits (request req_")
 
 
 # -- fleet mode ------------------------------------------------------------------------------
