@@ -33,7 +33,17 @@ from ._models import (
     YouTubeOutput,
 )
 
-__all__ = ["converter", "dumps", "loads", "structure", "to_dict", "to_json", "unstructure"]
+__all__ = [
+    "converter",
+    "dumps",
+    "loads",
+    "parse_datetime",
+    "structure",
+    "structure_outputs",
+    "to_dict",
+    "to_json",
+    "unstructure",
+]
 
 T = TypeVar("T")
 
@@ -131,7 +141,8 @@ _ISO_FALLBACK = re.compile(
 )
 
 
-def _parse_datetime(value: Any, _: object = None) -> datetime:
+def parse_datetime(value: Any, _: object = None) -> datetime:
+    """An API timestamp (ISO 8601, ``Z`` or an offset) as an aware datetime (webhooks too)."""
     if type(value) is not str:
         raise _fail("an ISO 8601 timestamp", value)
     try:
@@ -174,7 +185,8 @@ def _format_datetime(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _structure_outputs(value: Any, _: object) -> Mapping[str, Output] | None:
+def structure_outputs(value: Any, _: object) -> Mapping[str, Output] | None:
+    """A generation's ``outputs`` object: captions, or title/description objects."""
     if value is None:
         return None
     if type(value) is not dict:
@@ -220,8 +232,8 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook_func(_is(tuple[str, ...]), _structure_str_tuple)
     conv.register_structure_hook(GenerationStatus, _structure_status)
-    conv.register_structure_hook(datetime, _parse_datetime)
-    conv.register_structure_hook_func(_is(Mapping[str, Output] | None), _structure_outputs)
+    conv.register_structure_hook(datetime, parse_datetime)
+    conv.register_structure_hook_func(_is(Mapping[str, Output] | None), structure_outputs)
 
     conv.register_unstructure_hook(datetime, _format_datetime)
     conv.register_unstructure_hook(GenerationStatus, lambda s: s._value_)

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from ._converter import _parse_datetime, _structure_outputs, loads
+from ._converter import loads, parse_datetime, structure_outputs
 from ._exceptions import PowerPostError
 from ._models import GenerationError, GenerationStatus, Output
 
@@ -167,7 +167,7 @@ def parse_webhook(
             return GenerationCompletedEvent(
                 **common,
                 generation_id=_required_str(data, "generation_id"),
-                outputs=_structure_outputs(data.get("outputs") or {}, None) or {},
+                outputs=structure_outputs(data.get("outputs") or {}, None) or {},
             )
         if event == "generation.failed":
             return GenerationFailedEvent(
@@ -203,6 +203,6 @@ def _optional_datetime(value: object) -> datetime | None:
         except (OverflowError, OSError, ValueError):
             return None
     try:
-        return _parse_datetime(value)
+        return parse_datetime(value)
     except (TypeError, ValueError):
         return None  # an odd timestamp is no reason to drop the event
