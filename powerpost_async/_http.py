@@ -23,6 +23,7 @@ from ._exceptions import (
     RateLimitError,
     status_error_class,
 )
+from ._limits import API_PREFIX
 from ._transport import Response
 from ._version import __version__
 
@@ -42,7 +43,6 @@ __all__ = [
     "with_query",
 ]
 
-API_PREFIX = "/api/v1"
 
 # RFC 9110 token characters: what a header name may be made of.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

@@ -11,7 +11,17 @@ from ._bulk import run_bounded, statuses
 from ._converter import dumps, structure
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import PowerPostWarning
-from ._http import API_PREFIX, QueryValue, merge_headers, path_segment, query_string, with_query
+from ._http import QueryValue, merge_headers, path_segment, query_string, with_query
+from ._limits import (
+    CREDITS_PATH,
+    GENERATE_PATH,
+    GENERATIONS_PATH,
+    MAX_CTA_TEXT,
+    MAX_MEDIA_IDS,
+    MAX_PAGE_SIZE,
+    MAX_PROMPT,
+    MAX_SOURCE_URLS,
+)
 from ._models import (
     KNOWN_POST_TYPES,
     KNOWN_RESEARCH_MODES,
@@ -42,14 +52,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Account", "AccountWithResponse", "Generations", "GenerationsWithResponse"]
 
-GENERATIONS_PATH = f"{API_PREFIX}/content/generations"
-GENERATE_PATH = f"{API_PREFIX}/content/generate"
-CREDITS_PATH = f"{API_PREFIX}/account/credits"
-
-MAX_PAGE_SIZE = 100
-MAX_CTA_TEXT = 100
-MAX_SOURCE_URLS = 10
-MAX_MEDIA_IDS = 10
 
 StatusArg = GenerationStatus | Literal["pending", "processing", "completed", "failed"]
 
@@ -711,6 +713,8 @@ def build_create_body(
             raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")
         if not prompt.strip():
             raise ValueError("prompt must not be empty or blank")
+        if len(prompt) > MAX_PROMPT:
+            raise ValueError(f"prompt may be at most {MAX_PROMPT} characters, got {len(prompt)}")
         body["prompt"] = prompt
     types = _strings(post_types, "post_types", most=len(KNOWN_POST_TYPES) * 4)
     if not types:

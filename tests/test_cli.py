@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import socket
 import sys
@@ -17,11 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import entry_points
 from typing import Any
 
+import aiohttp
 import attrs
 import pytest
 
-from powerpost_async import GenerationStatus, __version__
-from powerpost_async._converter import unstructure
+from powerpost_async import KNOWN_POST_TYPES, GenerationStatus, __version__, to_dict
 from powerpost_async.cli import main
 from powerpost_async.testing import FakePowerPost
 
@@ -31,6 +32,7 @@ WS = "ws_cli"
 SECRETS = (KEY, WRONG_KEY)
 # A subprocess gets this long for any one step; they take well under a second.
 STEP_TIMEOUT = 20.0
+CREDITS = "/api/v1/account/credits"
 
 
 @attrs.frozen
@@ -83,6 +85,29 @@ def one_error_line(result: Result) -> str:
     return lines[0]
 
 
+def one_error_line_and_hints(result: Result) -> list[str]:
+    lines = result.err.splitlines()
+    assert lines[0].startswith("error: ")
+    assert all(line.startswith("  ") for line in lines[1:])
+    return lines
+
+
+def json_error(result: Result) -> dict[str, Any]:
+    """The error of a ``--json`` run: one JSON object, the last line on stdout.
+
+    Nothing else says it: stderr stays empty, and the object has the one shape of every
+    JSON error of the CLI (``type`` and ``message``, then fields a program may act on).
+    """
+    assert result.err == ""
+    document = json.loads(result.out.splitlines()[-1])
+    assert set(document) == {"error"}
+    error: dict[str, Any] = document["error"]
+    assert isinstance(error["type"], str)
+    assert isinstance(error["message"], str)
+    assert not error["message"].startswith("error")
+    return error
+
+
 def free_port() -> int:
     """A port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
@@ -131,6 +156,18 @@ async def test_version(cli: Run) -> None:
         ["demo", "--count", "0"],
         ["demo", "--pace", "nan"],
         ["serve-fake", "--port", "70000"],
+        ["serve-fake", "--pending", "-1"],
+        ["serve-fake", "--pending", "2-1"],
+        ["serve-fake", "--processing", "1-2-3"],
+        ["serve-fake", "--processing", "inf"],
+        ["serve-fake", "--failure-rate", "1.5"],
+        ["serve-fake", "--rate-limit", "60"],
+        ["serve-fake", "--rate-limit", "0/60"],
+        ["serve-fake", "--rate-limit", "10/0"],
+        ["serve-fake", "--rate-limit", "ten/60"],
+        ["serve-fake", "--fault-rate", "-0.1"],
+        ["serve-fake", "--fault-rate", "0.1", "--fault-kinds", "404"],
+        ["serve-fake", "--fault-rate", "0.1", "--fault-kinds", "503,explode"],
     ],
 )
 async def test_bad_usage_exits_2(cli: Run, argv: list[str]) -> None:
@@ -184,10 +221,96 @@ async def test_environment_is_read_and_flags_win_over_it(
     assert server.requests[-1].workspace_id == WS
 
 
-async def test_a_malformed_base_url_is_a_configuration_error(cli: Run) -> None:
+async def test_usage_errors_are_json_under_json(cli: Run) -> None:
+    result = await cli("generations", "list", "--limit", "0", "--json")
+    assert result.code == 2
+    assert json_error(result) == {
+        "type": "UsageError",
+        "message": "argument --limit: must be between 1 and 100, got 0",
+        "hints": ["powerpost generations list --help tells more"],
+    }
+    unknown = await cli("credits", "--json", "--nonsense")
+    assert unknown.code == 2
+    assert "--nonsense" in json_error(unknown)["message"]
+    # After "--", "--json" is an id, not the flag: the error stays a line on stderr.
+    literal = await cli("generations", "wait", "--", "--json")
+    assert literal.code == 2
+    assert literal.out == ""
+    assert one_error_line_and_hints(literal)[0] == "error: no API key configured"
+
+
+async def test_no_key_is_a_json_error_under_json(cli: Run) -> None:
+    result = await cli("generations", "list", "--json")
+    assert result.code == 2
+    error = json_error(result)
+    assert (error["type"], error["message"]) == ("UsageError", "no API key configured")
+    assert any("export POWERPOST_API_KEY=" in hint for hint in error["hints"])
+
+
+@pytest.mark.parametrize(
+    "flag", [("--api-key", KEY), ("--base-url", "http://127.0.0.1:9"), ("--workspace-id", WS)]
+)
+async def test_fake_with_a_key_url_or_workspace_is_a_usage_error(
+    cli: Run, flag: tuple[str, str]
+) -> None:
+    result = await cli("--fake", *flag, "generations", "list")
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.splitlines()[0] == (
+        f"error: --fake cannot be combined with {flag[0]}: the embedded fake API has its "
+        "own key, workspace and URL"
+    )
+    as_json = await cli("--fake", *flag, "credits", "--json")
+    assert as_json.code == 2
+    assert json_error(as_json)["type"] == "UsageError"
+
+
+async def test_fake_leaves_the_environment_alone(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERPOST_API_KEY", WRONG_KEY)
+    monkeypatch.setenv("POWERPOST_BASE_URL", f"http://127.0.0.1:{free_port()}")
+    result = await cli("--fake", "credits")
+    assert (result.code, result.out) == (0, "10000 credits\n")
+
+
+async def test_a_plain_http_url_says_how_to_allow_it(cli: Run) -> None:
     result = await cli("--api-key", KEY, "--base-url", "http://example.com", "credits")
     assert result.code == 2
-    assert "clear text" in one_error_line(result)
+    assert result.out == ""
+    first, hint = result.err.splitlines()
+    assert first.startswith("error: bad configuration: refusing to send the API key in clear")
+    assert hint == "  on a network you trust, add --allow-insecure-http before the command"
+
+
+def _own_address() -> str | None:
+    """An address of this machine that is not loopback, if it has one (nothing is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: a UDP connect only picks a route
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+async def test_allow_insecure_http_lets_the_key_go_over_plain_http(cli: Run) -> None:
+    address = _own_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    fake = FakePowerPost(keys={KEY: [WS]})
+    try:
+        await fake.start(host=address)
+    except OSError:
+        pytest.skip(f"cannot serve on {address}")
+    try:
+        argv = ("--base-url", fake.base_url, "--api-key", KEY)
+        refused = await cli(*argv, "credits")
+        assert refused.code == 2
+        assert "--allow-insecure-http" in refused.err
+        allowed = await cli(*argv, "--allow-insecure-http", "credits")
+        assert (allowed.code, allowed.out) == (0, "1000 credits\n")
+        assert len(fake.requests) == 1
+    finally:
+        await fake.aclose()
 
 
 # -- API and network errors -------------------------------------------------------------------
@@ -201,10 +324,56 @@ async def test_not_found_is_one_line_and_exit_3(cli: Run, server: FakePowerPost)
     assert line.startswith("error: 404 NOT_FOUND: Generation not found (request id req_")
 
 
-async def test_invalid_key_exits_3(cli: Run, server: FakePowerPost) -> None:
+async def test_not_found_is_json_under_json(cli: Run, server: FakePowerPost) -> None:
+    result = await cli("generations", "get", "no-such-generation", "--json", server=server)
+    assert result.code == 3
+    error = json_error(result)
+    request_id = server.requests[-1].request_id
+    assert error == {
+        "type": "NotFoundError",
+        "message": f"404 NOT_FOUND: Generation not found (request id {request_id})",
+        "status_code": 404,
+        "code": "NOT_FOUND",
+        "request_id": request_id,
+    }
+
+
+async def test_invalid_key_exits_3_and_says_what_to_check(
+    cli: Run, server: FakePowerPost, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = await cli("credits", server=server, key=WRONG_KEY)
     assert result.code == 3
-    assert one_error_line(result).startswith("error: 401 INVALID_API_KEY: ")
+    first, *hints = result.err.splitlines()
+    assert first.startswith("error: 401 INVALID_API_KEY: ")
+    assert hints == [
+        "  the API did not accept the key from --api-key: check it",
+        "  or set POWERPOST_API_KEY instead (a flag shows in the process list)",
+    ]
+    as_json = await cli("credits", "--json", server=server, key=WRONG_KEY)
+    error = json_error(as_json)
+    assert (error["type"], error["status_code"]) == ("AuthenticationError", 401)
+    assert error["hints"] == [hint.strip() for hint in hints]
+
+    monkeypatch.setenv("POWERPOST_API_KEY", WRONG_KEY)
+    from_env = await cli("--base-url", server.base_url, "credits")
+    assert from_env.err.splitlines()[1:] == [
+        "  the API did not accept the key from POWERPOST_API_KEY: check it",
+        "  set it with:  export POWERPOST_API_KEY=pp_live_sk_...",
+    ]
+    # Also when the error is about the one id a command was given.
+    (generation_id,) = server.seed_generations(1, status="completed")
+    waited = await cli("generations", "wait", generation_id, server=server, key=WRONG_KEY)
+    assert waited.code == 3
+    assert "did not accept the key" in waited.err
+
+
+async def test_a_workspace_the_key_may_not_use_says_so(cli: Run, server: FakePowerPost) -> None:
+    result = await cli("--workspace-id", "ws_other", "generations", "list", server=server)
+    assert result.code == 3
+    assert result.err.splitlines()[1] == (
+        "  check that this key may use workspace ws_other (POWERPOST_WORKSPACE_ID or "
+        "--workspace-id)"
+    )
 
 
 async def test_an_invalid_id_is_a_usage_error_and_nothing_is_sent(
@@ -221,6 +390,11 @@ async def test_refused_connection_exits_3(cli: Run) -> None:
     result = await cli("--base-url", url, "--api-key", KEY, "credits")
     assert result.code == 3
     assert "could not connect to" in one_error_line(result)
+    as_json = await cli("--base-url", url, "--api-key", KEY, "credits", "--json")
+    assert as_json.code == 3
+    error = json_error(as_json)
+    assert error["type"] == "APIConnectionError"
+    assert error["request_sent"] is False
 
 
 async def test_a_closed_server_exits_3(cli: Run) -> None:
@@ -310,7 +484,7 @@ async def test_get_json_is_the_wire_format(cli: Run, server: FakePowerPost) -> N
     (generation_id,) = server.seed_generations(1, status="completed", post_types=["youtube-short"])
     result = await cli("generations", "get", generation_id, "--json", server=server)
     assert result.code == 0
-    assert result.json_lines() == [unstructure(server.generation(generation_id))]
+    assert result.json_lines() == [to_dict(server.generation(generation_id))]
 
 
 async def test_get_an_unfinished_generation_says_how_to_wait(
@@ -372,9 +546,34 @@ async def test_create_refuses_bad_arguments_before_sending(cli: Run, server: Fak
     assert len(server.requests) == 0
 
 
-async def test_create_warns_about_an_unknown_post_type(cli: Run, server: FakePowerPost) -> None:
+async def test_create_refuses_an_unknown_post_type_before_sending(
+    cli: Run, server: FakePowerPost
+) -> None:
+    argv = ("generations", "create", "--prompt", "Hi", "--post-type", "x-post")
+    result = await cli(*argv, "--post-type", "X-Pst", "--post-type", "myspace", server=server)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        "error: unknown post types: X-Pst, myspace",
+        "  'X-Pst': did you mean 'x-post'?",
+        f"  known post types: {', '.join(KNOWN_POST_TYPES)}",
+        "  to send it anyway (a type the API added since this version): add "
+        "--allow-unknown-post-types",
+    ]
+    as_json = await cli(*argv, "--post-type", "myspace", "--json", server=server)
+    assert as_json.code == 2
+    error = json_error(as_json)
+    assert (error["type"], error["unknown_post_types"]) == ("UsageError", ["myspace"])
+    assert len(server.requests) == 0
+
+
+async def test_create_sends_an_unknown_post_type_when_allowed(
+    cli: Run, server: FakePowerPost
+) -> None:
     result = await cli(
-        "generations", "create", "--prompt", "Hi", "--post-type", "myspace-post", server=server
+        *("generations", "create", "--prompt", "Hi", "--post-type", "myspace-post"),
+        "--allow-unknown-post-types",
+        server=server,
     )
     assert result.code == 3  # the fake refuses it, as the API documents
     lines = result.err.splitlines()
@@ -445,6 +644,25 @@ async def test_create_wait_past_the_deadline_exits_1_and_says_how_to_go_on(cli: 
     ]
 
 
+async def test_create_wait_json_past_the_deadline_is_a_json_error(cli: Run) -> None:
+    async with FakePowerPost(keys={KEY: [WS]}, processing=60.0) as slow:
+        result = await cli(
+            *("generations", "create", "--prompt", "Slow", "--post-type", "x-post"),
+            *("--wait", "--timeout", "0.3", "--json"),
+            server=slow,
+        )
+        (generation,) = slow.generations()
+    assert result.code == 1
+    assert len(result.out.splitlines()) == 1
+    assert json_error(result) == {
+        "type": "WaitTimeoutError",
+        "message": f"generation {generation.generation_id} did not finish within 0.3 s",
+        "pending_ids": [generation.generation_id],
+        "timeout": 0.3,
+        "hints": [f"keep waiting: powerpost generations wait {generation.generation_id}"],
+    }
+
+
 async def test_wait_prints_a_line_per_generation_and_exits_1_if_one_failed(
     cli: Run, server: FakePowerPost
 ) -> None:
@@ -491,19 +709,47 @@ async def test_wait_past_the_deadline_exits_1(cli: Run, server: FakePowerPost) -
     )
 
 
+async def test_wait_json_past_the_deadline_ends_with_a_json_error(
+    cli: Run, server: FakePowerPost
+) -> None:
+    (done,) = server.seed_generations(1, status="completed")
+    (stuck,) = server.seed_generations(1, status="processing")
+    result = await cli(
+        "generations", "wait", done, stuck, "--timeout", "0.3", "--json", server=server
+    )
+    assert result.code == 1
+    finished, _ = result.json_lines()
+    assert finished["generation_id"] == done
+    assert json_error(result) == {
+        "type": "WaitTimeoutError",
+        "message": f"1 of 2 generations did not finish within 0.3 s: {stuck}",
+        "pending_ids": [stuck],
+        "timeout": 0.3,
+    }
+
+
 async def test_wait_for_an_unknown_id_names_it_and_exits_3(cli: Run, server: FakePowerPost) -> None:
     (done,) = server.seed_generations(1, status="completed")
     result = await cli("generations", "wait", done, "no-such-id", server=server)
     assert result.code == 3
     assert f"completed  {done}" in result.out  # the others are still reported
     assert one_error_line(result).startswith("error: no-such-id: 404 NOT_FOUND: ")
+    as_json = await cli("generations", "wait", done, "no-such-id", "--json", server=server)
+    assert as_json.code == 3
+    assert as_json.json_lines()[0]["generation_id"] == done
+    error = json_error(as_json)
+    assert error["type"] == "NotFoundError"
+    assert error["generation_ids"] == ["no-such-id"]
+    assert error["message"].startswith("no-such-id: 404 NOT_FOUND: ")
 
 
 async def test_wait_with_a_bad_key_is_one_api_error(cli: Run, server: FakePowerPost) -> None:
     ids = server.seed_generations(2, status="completed")
     result = await cli("generations", "wait", *ids, server=server, key=WRONG_KEY)
     assert result.code == 3
-    assert one_error_line(result).startswith("error: 401 INVALID_API_KEY: ")
+    first, *hints = one_error_line_and_hints(result)
+    assert first.startswith("error: 401 INVALID_API_KEY: ")
+    assert len(hints) == 2
 
 
 # -- sweep and credits ------------------------------------------------------------------------
@@ -556,6 +802,17 @@ async def test_sweep_of_ids(cli: Run, server: FakePowerPost) -> None:
     assert unknown.code == 3
     assert "not found       1" in unknown.out
     assert one_error_line(unknown).startswith("error: no-such-id: 404 NOT_FOUND: ")
+    unknown_json = await cli("sweep", *ids, "no-such-id", "--json", server=server)
+    assert unknown_json.code == 3
+    assert unknown_json.err == ""
+    (document,) = unknown_json.json_lines()
+    (error,) = document["errors"].values()  # each in the shape of every JSON error
+    assert set(document["errors"]) == {"no-such-id"}
+    assert (error["type"], error["status_code"], error["code"]) == (
+        "NotFoundError",
+        404,
+        "NOT_FOUND",
+    )
 
 
 async def test_credits(cli: Run, server: FakePowerPost) -> None:
@@ -658,6 +915,17 @@ def test_the_console_script_points_at_main() -> None:
     assert script.value == "powerpost_async.cli:main"
 
 
+def _without_slow_callbacks(err: bytes) -> bytes:
+    """stderr without asyncio debug mode's "Executing <...> took 0.2 seconds" lines.
+
+    The subprocesses inherit PYTHONASYNCIODEBUG; on a loaded machine a step (the first
+    one, importing the fake) may take longer than debug mode's 0.1 s: noise, not errors.
+    """
+    lines = err.splitlines(keepends=True)
+    slow = re.compile(rb"Executing <.*> took \d+\.\d+ seconds\r?\n?")
+    return b"".join(line for line in lines if not slow.fullmatch(line))
+
+
 async def _python(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -692,6 +960,7 @@ async def test_serve_fake_serves_until_a_signal(cli: Run, signum: signal.Signals
             banner.append(line.decode())
         text = "".join(banner)
         assert "not a secret" in text
+        assert "generations take 0.5-2 s pending, then 3-12 s processing; seed 5;" in text
         exports = dict(
             line.strip().removeprefix("export ").split("=", 1)
             for line in banner
@@ -713,8 +982,134 @@ async def test_serve_fake_serves_until_a_signal(cli: Run, signum: signal.Signals
             proc.kill()
             await proc.wait()
     assert proc.returncode == 0, err
-    assert err == b""
+    assert _without_slow_callbacks(err) == b""
     assert rest.decode().splitlines()[-1] == "stopped after 1 requests (list 1)"
+
+
+async def _serve(*flags: str) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """Start ``serve-fake --port 0 FLAGS``; return it and its banner, once it serves."""
+    proc = await _python("powerpost_async", "serve-fake", "--port", "0", *flags)
+    assert proc.stdout is not None
+    banner: list[str] = []
+    while not banner or banner[-1] != "  powerpost generations list":
+        line = await asyncio.wait_for(proc.stdout.readline(), STEP_TIMEOUT)
+        assert line, "serve-fake ended early"
+        banner.append(line.decode().rstrip("\n"))
+    return proc, banner
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> tuple[list[str], bytes]:
+    """SIGTERM, then what it printed since the banner, and its stderr."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), STEP_TIMEOUT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err
+    return out.decode().splitlines(), err
+
+
+def _field(banner: list[str], label: str) -> str:
+    prefix = f"  {label} "
+    (value,) = [line[len(prefix) :].split()[0] for line in banner if line.startswith(prefix)]
+    return value
+
+
+async def _send(
+    session: aiohttp.ClientSession, url: str, create: dict[str, Any] | None = None
+) -> int | None:
+    """A raw GET (or, with a body, a create) with the fake's key: its status, or None
+    when the connection was dropped."""
+    headers = {"x-api-key": "pp_live_sk_test", "X-Workspace-Id": "ws_test"}
+    method = "GET" if create is None else "POST"
+    try:
+        async with session.request(method, url, headers=headers, json=create) as response:
+            await response.read()
+            return response.status
+    except aiohttp.ClientConnectionError:
+        return None
+
+
+async def test_serve_fake_flags_durations_failures_rate_limit_verbose_and_stats() -> None:
+    proc, banner = await _serve(
+        *("--pending", "0", "--processing", "0", "--failure-rate", "1"),
+        *("--rate-limit", "3/60", "-v"),
+    )
+    try:
+        assert banner[1].startswith(
+            "generations take 0 s pending, then 0 s processing; 100% of them fail; seed 0;"
+        )
+        assert banner[2] == "rate limit: 3 requests per 60 s per key (then 429)"
+        assert banner[3] == "logging each request (-v)"
+        base_url = _field(banner, "base URL")
+        stats_url = _field(banner, "stats")
+        assert stats_url == base_url + "/_fake/stats"
+        async with aiohttp.ClientSession() as session:
+            statuses = [await _send(session, base_url + CREDITS) for _ in range(4)]
+            async with session.get(stats_url) as response:  # no key needed
+                stats = await response.json()
+    finally:
+        rest, err = await _stop(proc)
+    assert _without_slow_callbacks(err) == b""
+    assert statuses == [200, 200, 200, 429]
+    assert stats["requests"]["by_endpoint"] == {"credits": {"200": 3, "429": 1}}
+    # The sample history: 5 completed, 1 failed, and 2 that followed the schedule: failed.
+    assert stats["generations"] == {
+        "total": 8,
+        "pending": 0,
+        "processing": 0,
+        "completed": 5,
+        "failed": 3,
+    }
+    logged = [line for line in rest if "  req_" in line]
+    assert len(logged) == 4  # not the stats
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d\.\d{3}  req_000001  GET /api/v1/account/credits -> 200", logged[0]
+    )
+    assert logged[3].endswith("req_000004  GET /api/v1/account/credits -> 429")
+    assert rest[-1] == "stopped after 4 requests (credits 4)"
+
+
+async def test_serve_fake_injects_random_faults_of_the_kinds_asked() -> None:
+    proc, banner = await _serve(
+        "--fault-rate", "1", "--fault-kinds", "503,drop", "-v", "--seed", "4"
+    )
+    try:
+        assert banner[2] == (
+            "random faults: 100.0% of requests get one of 503, drop (the same ones each run "
+            "with this seed)"
+        )
+        url = _field(banner, "base URL") + "/api/v1/content/generate"
+        create = {"prompt": "Hi", "post_types": ["x-post"], "research_mode": "regular"}
+        # Creates: aiohttp would send a dropped GET again, never a POST.
+        async with aiohttp.ClientSession() as session:
+            statuses = [await _send(session, url, create) for _ in range(12)]
+            async with session.get(_field(banner, "stats")) as response:
+                stats = await response.json()
+    finally:
+        rest, _ = await _stop(proc)
+    assert set(statuses) == {503, None}
+    assert stats["requests"]["faults"] == {
+        "drop": statuses.count(None),
+        "server_error": statuses.count(503),
+    }
+    logged = [line for line in rest if "  req_" in line]
+    assert len(logged) == 12
+    for line, status in zip(logged, statuses, strict=True):
+        if status is None:
+            assert line.endswith("-> dropped  [injected drop]")
+        else:
+            assert line.endswith("-> 503  [injected server_error]")
+
+
+async def test_serve_fake_fault_kinds_need_a_fault_rate(cli: Run) -> None:
+    result = await cli("serve-fake", "--port", "0", "--fault-kinds", "503")
+    assert result.code == 2
+    assert one_error_line_and_hints(result)[0] == (
+        "error: --fault-kinds needs --fault-rate: how often to inject them"
+    )
 
 
 async def test_serve_fake_on_a_busy_port_exits_2(cli: Run) -> None:
@@ -744,4 +1139,4 @@ async def test_ctrl_c_exits_130_without_a_traceback() -> None:
             proc.kill()
             await proc.wait()
     assert proc.returncode == 130
-    assert err == b"interrupted\n"
+    assert _without_slow_callbacks(err) == b"interrupted\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -388,8 +389,15 @@ async def test_unknown_generation_route_and_method(raw: Raw) -> None:
 async def test_sdk_raises_bad_request_for_what_only_the_server_checks(
     server: FakePowerPost, pp: PowerPost
 ) -> None:
-    with pytest.raises(BadRequestError) as error:
+    # create() refuses a long prompt itself; the generic request lets the server see it.
+    with pytest.raises(ValueError, match="at most 2000 characters"):
         await pp.generations.create(prompt="x" * 2001, post_types=["x-post"])
+    with pytest.raises(BadRequestError) as error:
+        await pp.request(
+            "POST",
+            "/api/v1/content/generate",
+            json={"prompt": "x" * 2001, "post_types": ["x-post"]},
+        )
     assert error.value.code == "VALIDATION_ERROR"
     assert "2000" in error.value.message
     assert server.balance() == 1000
@@ -1326,3 +1334,150 @@ async def test_complete_ends_only_the_generations_named() -> None:
     with pytest.raises(KeyError, match="no generation with id 'nope'"):
         server.complete(second, "nope")
     assert server.generation(second).status is GenerationStatus.PROCESSING  # none ended
+
+
+# -- random faults drawn from several -------------------------------------------------------
+
+
+async def test_a_random_rule_draws_one_of_several_faults_reproducibly() -> None:
+    faults = [Fault.server_error(503), Fault.rate_limit(), Fault.drop()]
+
+    async def pattern(seed: int) -> list[int | None]:
+        server = FakePowerPost(clock=VirtualClock(), seed=seed)
+        server.faults.random(faults, 0.6, on="credits")
+        raw = Raw(server, server.transport(), "https://powerpost.test")
+        for _ in range(90):
+            with contextlib.suppress(APIConnectionError):  # the dropped ones
+                await raw("GET", CREDITS)
+        return [record.status for record in server.requests]
+
+    first = await pattern(seed=5)
+    assert first == await pattern(seed=5)
+    assert first != await pattern(seed=6)
+    counts = Counter(first)
+    assert set(counts) == {200, 503, 429, None}
+    for status in (503, 429, None):  # each about a third of 60% of 90: 18
+        assert 5 < counts[status] < 35
+
+
+async def test_a_random_rule_of_one_fault_draws_as_it_always_did() -> None:
+    """A one-fault list is the fault alone: the same draws, so old seeds repeat."""
+
+    async def pattern(fault: Fault | list[Fault]) -> list[int]:
+        server = FakePowerPost(clock=VirtualClock(), seed=3)
+        server.faults.random(fault, 0.5, on="credits")
+        raw = Raw(server, server.transport(), "https://powerpost.test")
+        return [(await raw("GET", CREDITS)).status_code for _ in range(30)]
+
+    assert await pattern(Fault.server_error(503)) == await pattern([Fault.server_error(503)])
+
+
+def test_a_random_rule_needs_faults(server: FakePowerPost) -> None:
+    with pytest.raises(ValueError, match="at least one fault"):
+        server.faults.random([], 0.5)
+    with pytest.raises(TypeError, match="Fault instances"):
+        server.faults.random([Fault.drop(), "drop"], 0.5)  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="probability"):
+        server.faults.random([Fault.drop()], -0.1)
+
+
+# -- for integrators: live stats, a hook per request, peeks as the SDK reads them ------------
+
+
+async def test_stats_count_requests_faults_generations_and_credits(raw: Raw, mode: str) -> None:
+    server = raw.server
+    server.seed_generations(2, status="completed")
+    server.seed_generations(1, status="failed")
+    created = (await raw("POST", GENERATE, json=BODY)).json()
+    await raw("GET", f"{GENERATIONS}/{created['generation_id']}")
+    await raw("GET", f"{GENERATIONS}/nope")
+    await raw("GET", CREDITS, headers={})
+    server.faults.script(Fault.server_error(503), on="list")
+    await raw("GET", GENERATIONS)
+    server.faults.script(Fault.drop(), on="create")  # a POST: aiohttp never sends it again
+    with pytest.raises(APIConnectionError):
+        await raw("POST", GENERATE, json=BODY)
+    await raw("GET", "/elsewhere")
+
+    stats = server.stats()
+    assert stats["requests"] == {
+        "total": 7,
+        "by_endpoint": {
+            "create": {"200": 1, "dropped": 1},
+            "credits": {"401": 1},
+            "get": {"200": 1, "404": 1},
+            "list": {"503": 1},
+            "other": {"404": 1},
+        },
+        "by_status": {"200": 2, "401": 1, "404": 2, "503": 1, "dropped": 1},
+        "faults": {"drop": 1, "server_error": 1},
+    }
+    assert stats["generations"] == {
+        "total": 4,
+        "pending": 0,
+        "processing": 1,  # the one created: 5 s of processing by default
+        "completed": 2,
+        "failed": 1,
+    }
+    assert stats["credits"] == {"used": 10, "balance": 990}
+    assert stats["uptime_s"] >= 0
+
+    # Over HTTP too: no key needed; never logged, faulted or rate-limited.
+    server.faults.random(Fault.server_error(), 1.0)
+    response = await raw("GET", "/_fake/stats", headers={})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["Cache-Control"] == "no-store"
+    answered = response.json()
+    assert answered["requests"] == stats["requests"]
+    assert answered["generations"] == stats["generations"]
+    assert len(server.requests) == 7
+    refused = await raw("POST", "/_fake/stats", headers={})
+    assert refused.status_code == 405
+    assert error_of(refused)["code"] == "METHOD_NOT_ALLOWED"
+    assert len(server.requests) == 7
+
+
+async def test_stats_url_while_serving() -> None:
+    server = FakePowerPost(clock=VirtualClock())
+    with pytest.raises(RuntimeError, match="not serving"):
+        _ = server.stats_url
+    async with server:
+        assert server.stats_url == server.base_url + "/_fake/stats"
+
+
+async def test_on_request_hears_every_api_request_on_either_transport(connect: Connect) -> None:
+    heard: list[powerpost_async.testing.RequestRecord] = []
+    server = FakePowerPost(clock=VirtualClock(), on_request=heard.append)
+    pp = await connect(server)
+    created = await pp.generations.create(prompt="Hello", post_types=["x-post"])
+    await pp.generations.get(created.generation_id)
+    server.faults.script(Fault.server_error(503), on="credits")
+    await pp.account.credits()  # retried once
+    assert heard == list(server.requests)
+    assert [r.endpoint for r in heard] == ["create", "get", "credits", "credits"]
+    assert heard[2].fault == "server_error"
+    transport = server.transport()
+    await transport.send(Request("GET", "https://x.test/_fake/stats", {}))
+    assert len(heard) == 4  # not the stats
+
+
+async def test_peeks_are_what_the_sdk_reads_from_the_api(connect: Connect) -> None:
+    # An epoch with microseconds: the wire (and so the peek) carries milliseconds.
+    epoch = datetime(2026, 1, 10, 18, 30, 0, 123456, tzinfo=timezone.utc)
+    server = FakePowerPost(clock=VirtualClock(), epoch=epoch, pending=(1.0, 9.0))
+    youtube = ("youtube-video", "x-post", "linkedin-post")
+    ids = [
+        *server.seed_generations(1, status="completed", post_types=youtube, research_mode="deep"),
+        *server.seed_generations(1, status="failed"),
+        *server.seed_generations(1, status="processing", prompt="Still going"),
+        *server.seed_generations(1, status="pending"),
+    ]
+    pp = await connect(server)
+    created = await pp.generations.create(media_ids=["m1"], post_types=["tiktok-photos"])
+    ids.append(created.generation_id)
+    for generation_id in ids:
+        assert server.generation(generation_id) == await pp.generations.get(generation_id)
+    got = [await pp.generations.get(g.generation_id) for g in server.generations()]
+    assert server.generations() == got
+    assert server.generation(ids[0]).created_at.microsecond == 123000

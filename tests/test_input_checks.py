@@ -107,6 +107,7 @@ GOOD = {"prompt": "We shipped dark mode", "post_types": ["x-post"]}
         ({"prompt": None, "media_ids": []}, ValueError, "give a prompt, media_ids, or both"),
         ({"prompt": "   "}, ValueError, "prompt must not be empty or blank"),
         ({"prompt": 5}, TypeError, "prompt must be a string"),
+        ({"prompt": "x" * 2001}, ValueError, "prompt may be at most 2000 characters, got 2001"),
         ({"cta_text": "x" * 101}, ValueError, "cta_text may be at most 100 characters, got 101"),
         ({"cta_text": 3}, TypeError, "cta_text must be a string"),
         (
@@ -137,7 +138,8 @@ async def test_create_boundaries_are_accepted(make_client: ClientFactory) -> Non
             cta_text="x" * 100,
             source_urls=[f"https://e.com/{i}" for i in range(10)],
         )
-        assert len(pp.transport.requests) == 1  # type: ignore[attr-defined]
+        await pp.generations.create(prompt="x" * 2000, post_types=["x-post"])
+        assert len(pp.transport.requests) == 2  # type: ignore[attr-defined]
 
 
 async def test_unknown_post_type_warns_but_is_sent(make_client: ClientFactory) -> None:

@@ -1,8 +1,9 @@
 """The ``powerpost`` command line: arguments, configuration, dispatch and exit codes.
 
 argparse (stdlib) parses, so the command works without the ``cli`` extra; rich only
-changes how things look. Every failure ends here as one ``error:`` line on stderr and a
-documented exit code, never a traceback.
+changes how things look. Every failure ends here as one
+:class:`~powerpost_async.cli._output.ErrorReport` (an ``error:`` line on stderr, or one
+JSON object on stdout under ``--json``) and a documented exit code, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,18 +11,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import math
 import os
+import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
+
+import attrs
 
 from powerpost_async import (
+    KNOWN_POST_TYPES,
     GenerationFailedError,
     PowerPostError,
     WaitTimeoutError,
     __version__,
 )
-from powerpost_async._models import KNOWN_POST_TYPES
 
 from ._commands import STATUS_ORDER, cmd_create, cmd_credits, cmd_get, cmd_list, cmd_sweep, cmd_wait
 from ._context import (
@@ -33,8 +38,9 @@ from ._context import (
     CLIError,
     Context,
     Settings,
+    hints_for,
 )
-from ._output import UI, PlainUI, RichUI, UIMode, rich_available
+from ._output import UI, USAGE_ERROR, ErrorReport, PlainUI, RichUI, UIMode, rich_available
 
 __all__ = ["build_parser", "main"]
 
@@ -72,10 +78,81 @@ exit codes:
   3    API or network error (an error status from the API, no connection, ...)
   130  interrupted (Ctrl-C)
 
+errors:
+  one line on stderr ("error: ..."), with hints below it; with --json, one JSON
+  object on stdout instead: {"error": {"type": "NotFoundError", "message": "...",
+  ...}}, with the fields a program may act on (status_code, code, request_id,
+  retry_after, pending_ids, ...); "type" is "UsageError" for the arguments or the
+  configuration, else the name of the SDK's exception
+
 `powerpost COMMAND --help` tells more about each command."""
 
 
 # -- argument types -----------------------------------------------------------------------
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if math.isnan(value) or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _duration(text: str) -> float | tuple[float, float]:
+    """``S`` or ``LOW-HIGH`` seconds (a dash after a digit splits: ``1e-3`` stays whole)."""
+    parts = re.split(r"(?<=[0-9.])-", text.strip())
+    if len(parts) > 2:
+        raise argparse.ArgumentTypeError(f"expected S or LOW-HIGH seconds, got {text!r}")
+    values = [_number(part) for part in parts]
+    if any(value < 0 for value in values):
+        raise argparse.ArgumentTypeError(f"must be seconds >= 0, got {text}")
+    if len(values) == 1:
+        return values[0]
+    low, high = values
+    if low > high:
+        raise argparse.ArgumentTypeError(f"LOW must not exceed HIGH, got {text}")
+    return (low, high)
+
+
+def _rate_limit(text: str) -> tuple[int, float]:
+    """``N/S``: N requests per S seconds."""
+    count, slash, per = text.partition("/")
+    if not slash:
+        raise argparse.ArgumentTypeError(
+            f"expected REQUESTS/SECONDS, e.g. 60/60 for 60 requests a minute, got {text!r}"
+        )
+    try:
+        limit = int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of requests: {count!r}") from None
+    if limit < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1 request per window, got {limit}")
+    seconds = _number(per)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"needs a window of seconds > 0, got {per}")
+    return (limit, seconds)
+
+
+def _fault_kinds(text: str) -> tuple[str, ...]:
+    from ._fake import fault_named  # the fake loads only when used
+
+    names = tuple(dict.fromkeys(name.strip().lower() for name in text.split(",")))
+    for name in names:
+        try:
+            fault_named(name)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return names
 
 
 def _positive_float(text: str) -> float:
@@ -105,13 +182,31 @@ def _int_between(low: int, high: int | None) -> Callable[[str], int]:
 # -- the parser ---------------------------------------------------------------------------
 
 
+class UsageError(Exception):
+    """What argparse found wrong with the arguments, and the (sub)command it was about."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises its usage errors, so that ``main`` may print them
+    as argparse does, or as JSON under ``--json``. (Its subcommands' parsers are of this
+    class too: argparse makes them of their parent's.)"""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
+
+
 def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree (``powerpost --help`` shows it)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="powerpost",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -138,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the command against a fresh embedded fake API with a few sample "
         "generations (no account needed; nothing leaves this machine)",
+    )
+    options.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="let the key travel over plain http:// to a host other than this machine "
+        "(in clear text: only on a network you trust)",
     )
     options.add_argument(
         "--timeout",
@@ -181,9 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve-fake",
         help="run the embedded fake API in the foreground",
-        description="Serve the embedded fake PowerPost API (real clock; generations take "
-        "0.5-2 s pending, then 3-12 s processing) until Ctrl-C or SIGTERM, and print how "
-        "to point the SDK or this CLI at it. Its key is a built-in test key, not a secret.",
+        description="Serve the embedded fake PowerPost API on the real clock until Ctrl-C "
+        "or SIGTERM, and print how to point the SDK or this CLI at it. Its key is a "
+        "built-in test key, not a secret. GET /_fake/stats (outside the API's paths) "
+        "answers live counters as JSON: requests by endpoint and status, injected "
+        "faults, generations by status, credits.",
     )
     serve.add_argument(
         "--port",
@@ -196,7 +299,63 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to bind (default: 127.0.0.1, this machine only)",
     )
-    serve.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    serve.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of every random draw: ids, durations, failures, random faults (the "
+        "same seed and the same requests give the same answers)",
+    )
+    serve.add_argument(
+        "--pending",
+        type=_duration,
+        metavar="S",
+        help="seconds a new generation stays pending: S, or LOW-HIGH for a range drawn "
+        "per generation (default: 0.5-2)",
+    )
+    serve.add_argument(
+        "--processing",
+        type=_duration,
+        metavar="S",
+        help="seconds it then stays processing: S or LOW-HIGH (default: 3-12)",
+    )
+    serve.add_argument(
+        "--failure-rate",
+        type=_fraction,
+        default=0.0,
+        metavar="P",
+        help="the chance, 0-1, that a generation ends failed (and is refunded; default 0)",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        metavar="N/S",
+        help="allow N requests per S seconds per key; more get 429 with a retry hint "
+        "(e.g. 60/60; default: no limit)",
+    )
+    serve.add_argument(
+        "--fault-rate",
+        type=_fraction,
+        default=0.0,
+        metavar="P",
+        help="inject a transient fault into each API request with chance P, 0-1 (e.g. "
+        "0.05; default 0)",
+    )
+    serve.add_argument(
+        "--fault-kinds",
+        type=_fault_kinds,
+        metavar="K,K",
+        help="with --fault-rate: the faults drawn from, evenly (default: 500,503,429,drop): "
+        "5xx statuses, 429, drop (the connection closes unanswered), malformed (a "
+        "truncated body)",
+    )
+    serve.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log each request as it is answered: time, request id, method, path, status, "
+        "injected fault",
+    )
     serve.set_defaults(handler=_serve_fake)
 
     demo = commands.add_parser(
@@ -223,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_generations(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_generations(commands: argparse._SubParsersAction[_Parser]) -> None:
     group = commands.add_parser(
         "generations",
         help="list, get, create and await generations",
@@ -294,6 +453,12 @@ def _add_generations(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="a page to draw from (repeatable, max 10)",
     )
     create.add_argument("--writing-style-id", metavar="ID", help="a saved writing style")
+    create.add_argument(
+        "--allow-unknown-post-types",
+        action="store_true",
+        help="send post types this version does not know (the API may have added them); "
+        "without it they are refused before anything is sent",
+    )
     create.add_argument("--wait", action="store_true", help="await it and print the captions")
     create.add_argument(
         "--timeout",
@@ -346,16 +511,30 @@ async def _demo(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def _serve_fake(args: argparse.Namespace, ctx: Context) -> int:
-    from ._fake import serve_fake
+    from ._fake import DEFAULT_FAULTS, ServeOptions, serve_fake
 
-    return await serve_fake(args.host, args.port, args.seed, ctx.ui.line)
+    if args.fault_kinds is not None and not args.fault_rate:
+        raise CLIError(
+            "--fault-kinds needs --fault-rate: how often to inject them",
+            hints=["e.g. --fault-rate 0.05 --fault-kinds 503,drop"],
+        )
+    options = ServeOptions(
+        seed=args.seed,
+        pending=args.pending,
+        processing=args.processing,
+        failure_rate=args.failure_rate,
+        rate_limit=args.rate_limit,
+        fault_rate=args.fault_rate,
+        fault_kinds=args.fault_kinds or DEFAULT_FAULTS,
+        verbose=args.verbose,
+    )
+    return await serve_fake(args.host, args.port, options, ctx.ui.line)
 
 
-def _error(stderr: TextIO, message: str, hints: Sequence[str] = ()) -> None:
-    print(f"error: {message}", file=stderr)
-    for hint in hints:
-        print(f"  {hint}", file=stderr)
-    stderr.flush()
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether ``--json`` was asked for, when argparse could not say (a usage error)."""
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in options
 
 
 def _tolerate_unencodable(stream: TextIO) -> None:
@@ -375,12 +554,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments, without the program name (default: ``sys.argv[1:]``).
     """
     stdout, stderr = sys.stdout, sys.stderr
+    arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit:  # --help, --version (0) or a usage error (2)
+        args = parser.parse_args(arguments)
+    except UsageError as usage:
+        if _wants_json(arguments):
+            hint = f"{usage.parser.prog} --help tells more"
+            report = ErrorReport(USAGE_ERROR, usage.message, (hint,))
+            report.show(json_output=True, stdout=stdout, stderr=stderr)
+        else:  # as argparse itself would
+            usage.parser.print_usage(stderr)
+            stderr.write(f"{usage.parser.prog}: error: {usage.message}\n")
+            stderr.flush()
+        return EXIT_USAGE
+    except SystemExit as exit:  # --help or --version (0)
         return exit.code if isinstance(exit.code, int) else EXIT_USAGE
     _tolerate_unencodable(stdout)
+    json_output: bool = args.json
+    settings: Settings | None = None
+
+    def fail(report: ErrorReport, code: int, error: BaseException | None = None) -> int:
+        if error is not None and settings is not None:
+            report = attrs.evolve(report, hints=(*report.hints, *hints_for(error, settings)))
+        report.show(json_output=json_output, stdout=stdout, stderr=stderr)
+        return code
+
     try:
         settings = Settings.resolve(
             api_key=args.api_key,
@@ -388,31 +587,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             base_url=args.base_url,
             fake=args.fake,
             http_timeout=args.http_timeout,
+            allow_insecure_http=args.allow_insecure_http,
         )
-        ui = _make_ui(args.ui, args.json, stdout)
-        ctx = Context(settings, ui, json_output=args.json, stdout=stdout, stderr=stderr)
+        ui = _make_ui(args.ui, json_output, stdout)
+        ctx = Context(settings, ui, json_output=json_output, stdout=stdout, stderr=stderr)
         handler: Handler = args.handler
         return asyncio.run(handler(args, ctx))
     except CLIError as error:
-        _error(stderr, error.message, error.hints)
-        return error.code
-    except GenerationFailedError as error:
-        _error(stderr, str(error))
-        return EXIT_FAILED
-    except WaitTimeoutError as error:
-        _error(stderr, str(error))
-        return EXIT_FAILED
+        return fail(error.report(), error.code, error.error)
+    except (GenerationFailedError, WaitTimeoutError) as error:
+        return fail(ErrorReport.of(error), EXIT_FAILED)
     except PowerPostError as error:
         # Status errors read "404 NOT_FOUND: Generation not found (request id ...)";
         # the SDK never puts the key in a message.
-        _error(stderr, str(error))
-        return EXIT_API
+        return fail(ErrorReport.of(error), EXIT_API, error)
     except ValueError as error:  # the SDK's input checks: nothing was sent
-        _error(stderr, str(error))
-        return EXIT_USAGE
+        return fail(ErrorReport(USAGE_ERROR, str(error)), EXIT_USAGE)
     except KeyboardInterrupt:
         if args.command == "serve-fake":  # where signal handlers could not be installed
             return EXIT_OK
+        if json_output:
+            return fail(ErrorReport("KeyboardInterrupt", "interrupted"), EXIT_INTERRUPTED)
         print("interrupted", file=stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -427,9 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("POWERPOST_DEBUG"):
             raise
-        _error(
-            stderr,
+        message = (
             f"unexpected {type(error).__name__}: {error} (a bug in powerpost-async: "
-            "please report it; POWERPOST_DEBUG=1 shows the traceback)",
+            "please report it; POWERPOST_DEBUG=1 shows the traceback)"
         )
-        return EXIT_API
+        return fail(ErrorReport(type(error).__name__, message), EXIT_API)

@@ -3,17 +3,19 @@
 Each is a thin layer over the public SDK: parse nothing (argparse did), call
 ``pp.generations`` / ``pp.account``, and render the models either for people (through
 the :class:`~powerpost_async.cli._output.UI`) or as JSON. Errors are not handled here:
-``main`` turns them into one line and an exit code.
+``main`` reports them (a line, or JSON under ``--json``) with an exit code.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import warnings
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 
 from powerpost_async import (
+    KNOWN_POST_TYPES,
     CreatedGeneration,
     Generation,
     GenerationStatus,
@@ -26,7 +28,7 @@ from powerpost_async import (
 )
 
 from ._context import EXIT_API, EXIT_FAILED, EXIT_OK, CLIError, Context
-from ._output import Column, shorten, when
+from ._output import Column, ErrorReport, shorten, when
 
 __all__ = [
     "cmd_create",
@@ -167,8 +169,36 @@ async def cmd_get(args: argparse.Namespace, ctx: Context) -> int:
 # -- generations create / wait ------------------------------------------------------------
 
 
+def _check_post_types(post_types: Sequence[str], allow_unknown: bool) -> None:
+    """Refuse, before anything is sent, a post type this version does not know.
+
+    A typo would otherwise cost a round trip and a 400 (or, should the API accept it, a
+    generation for the wrong platform); a type the API added since this release still
+    goes through with ``--allow-unknown-post-types``.
+    """
+    unknown = [t for t in dict.fromkeys(post_types) if t not in KNOWN_POST_TYPES]
+    if not unknown or allow_unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name.lower(), KNOWN_POST_TYPES, n=1)
+        if close:
+            hints.append(f"{name!r}: did you mean {close[0]!r}?")
+    hints += [
+        f"known post types: {', '.join(KNOWN_POST_TYPES)}",
+        "to send it anyway (a type the API added since this version): "
+        "add --allow-unknown-post-types",
+    ]
+    raise CLIError(
+        f"unknown post type{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+        hints=hints,
+        details={"unknown_post_types": unknown},
+    )
+
+
 async def cmd_create(args: argparse.Namespace, ctx: Context) -> int:
     """``generations create``: print the new id and its cost; with ``--wait``, the result."""
+    _check_post_types(args.post_types, args.allow_unknown_post_types)
     async with ctx.client() as pp:
         with warnings.catch_warnings(record=True) as caught:
             # The SDK warns about post types it does not know (and sends them anyway):
@@ -202,12 +232,13 @@ async def cmd_create(args: argparse.Namespace, ctx: Context) -> int:
                 (generation,) = await pp.generations.wait_many(
                     [created], timeout=args.wait_timeout, on_progress=bar.update
                 )
-            except WaitTimeoutError:
+            except WaitTimeoutError as error:
                 raise CLIError(
                     f"generation {created.generation_id} did not finish within "
                     f"{args.wait_timeout:g} s",
                     code=EXIT_FAILED,
                     hints=[f"keep waiting: powerpost generations wait {created.generation_id}"],
+                    error=error,
                 ) from None
     if ctx.json_output:
         ctx.emit(generation)
@@ -247,6 +278,7 @@ async def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
                     f"{len(error.pending_ids)} of {len(ids)} generations did not finish "
                     f"within {args.wait_timeout:g} s: {_some(error.pending_ids)}",
                     code=EXIT_FAILED,
+                    error=error,
                 ) from None
             except PowerPostError as error:
                 # as_completed raises a per-id error (e.g. not found) only after every
@@ -255,7 +287,12 @@ async def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
                 missing = [i for i in ids if i not in done]
                 if len(missing) == len(ids) > 1:  # not about some ids: about all of them
                     raise
-                raise CLIError(f"{_some(missing)}: {error}", code=EXIT_API) from None
+                raise CLIError(
+                    f"{_some(missing)}: {error}",
+                    code=EXIT_API,
+                    error=error,
+                    details={"generation_ids": missing},
+                ) from None
     if not ctx.json_output and len(ids) > 1:
         counts = Counter(str(g.status) for g in finished)
         ctx.ui.line(
@@ -305,21 +342,21 @@ async def cmd_sweep(args: argparse.Namespace, ctx: Context) -> int:
             "total": len(ids),
             "statuses": shown,
         }
-        if errors:
-            document["errors"] = {i: str(e) for i, e in errors.items()}
+        if errors:  # each in the shape of every JSON error of the CLI
+            document["errors"] = {i: ErrorReport.of(e).as_json() for i, e in errors.items()}
         ctx.emit(document)
-    else:
-        rows = [[s, str(n)] for s, n in _ordered(counts)]
-        if errors:
-            label = "not found" if _all_not_found(errors.values()) else "errors"
-            rows.append([label, str(len(errors))])
-        rows.append(["total", str(len(ids))])
-        ctx.ui.table([Column("STATUS", status=True), Column("COUNT", right=True)], rows)
-        if status is not None:
-            ctx.ui.line()
-            ctx.ui.line(f"{status}: {len(shown)}")
-            for generation_id in shown:
-                ctx.ui.line(generation_id)
+        return EXIT_API if errors else EXIT_OK
+    rows = [[s, str(n)] for s, n in _ordered(counts)]
+    if errors:
+        label = "not found" if _all_not_found(errors.values()) else "errors"
+        rows.append([label, str(len(errors))])
+    rows.append(["total", str(len(ids))])
+    ctx.ui.table([Column("STATUS", status=True), Column("COUNT", right=True)], rows)
+    if status is not None:
+        ctx.ui.line()
+        ctx.ui.line(f"{status}: {len(shown)}")
+        for generation_id in shown:
+            ctx.ui.line(generation_id)
     for generation_id, error in errors.items():
         ctx.note(f"error: {generation_id}: {error}")
     return EXIT_API if errors else EXIT_OK

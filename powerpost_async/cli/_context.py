@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import attrs
 
-from powerpost_async import PowerPost
+from powerpost_async import AuthenticationError, PermissionDeniedError, PowerPost
 
-from ._output import UI, emit_json
+from ._output import UI, USAGE_ERROR, ErrorReport, emit_json, error_details
 
 __all__ = [
     "EXIT_API",
@@ -22,6 +23,7 @@ __all__ = [
     "CLIError",
     "Context",
     "Settings",
+    "hints_for",
 ]
 
 EXIT_OK = 0
@@ -43,14 +45,46 @@ _WORKSPACE_HINTS = [
 ]
 
 
-class CLIError(Exception):
-    """A failure to report as it is: one ``error:`` line, optional hints, an exit code."""
+_INSECURE_HINTS = [
+    "on a network you trust, add --allow-insecure-http before the command",
+]
 
-    def __init__(self, message: str, *, code: int = EXIT_USAGE, hints: Sequence[str] = ()) -> None:
+
+class CLIError(Exception):
+    """A failure to report as it is: one ``error:`` line, optional hints, an exit code.
+
+    Args:
+        message: The line, for people.
+        code: The exit code (default 2, a usage or configuration error).
+        hints: What to do about it, a line each.
+        error: The SDK error this reports, if any: its class name and fields (status,
+            request id, pending ids...) then go into the JSON error too.
+        details: More fields for the JSON error (e.g. ``generation_ids``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int = EXIT_USAGE,
+        hints: Sequence[str] = (),
+        error: BaseException | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.hints = tuple(hints)
+        self.error = error
+        self.details = dict(details or {})
+
+    def report(self) -> ErrorReport:
+        """As the one shape every error is printed in."""
+        error = self.error
+        details = {} if error is None else error_details(error)
+        details.update(self.details)
+        kind = USAGE_ERROR if error is None else type(error).__name__
+        return ErrorReport(kind, self.message, self.hints, details)
 
 
 @attrs.frozen
@@ -63,6 +97,10 @@ class Settings:
         base_url: ``None`` for the SDK's default.
         fake: Talk to a fresh embedded fake API instead.
         http_timeout: Seconds one HTTP request may take (``None``: the SDK's default).
+        allow_insecure_http: Let the key travel over plain ``http://`` to a host that is
+            not this machine.
+        key_source: Where the key came from (``--api-key`` or ``POWERPOST_API_KEY``),
+            for the hint when the API refuses it.
     """
 
     api_key: str | None = attrs.field(repr=False)
@@ -70,6 +108,8 @@ class Settings:
     base_url: str | None
     fake: bool = False
     http_timeout: float | None = None
+    allow_insecure_http: bool = False
+    key_source: str | None = None
 
     @classmethod
     def resolve(
@@ -80,16 +120,64 @@ class Settings:
         base_url: str | None,
         fake: bool,
         http_timeout: float | None,
+        allow_insecure_http: bool = False,
     ) -> Settings:
-        """Flags win over ``POWERPOST_API_KEY`` / ``_WORKSPACE_ID`` / ``_BASE_URL``."""
+        """Flags win over ``POWERPOST_API_KEY`` / ``_WORKSPACE_ID`` / ``_BASE_URL``.
+
+        Raises:
+            CLIError: ``--fake`` with ``--api-key``, ``--workspace-id`` or ``--base-url``:
+                the fake has its own, and ignoring a flag given on purpose would hide a
+                mistake (variables in the environment are left alone).
+        """
+        if fake:
+            given = [
+                flag
+                for flag, value in (
+                    ("--api-key", api_key),
+                    ("--workspace-id", workspace_id),
+                    ("--base-url", base_url),
+                )
+                if value
+            ]
+            if given:
+                raise CLIError(
+                    f"--fake cannot be combined with {' or '.join(given)}: the embedded "
+                    "fake API has its own key, workspace and URL",
+                    hints=[
+                        f"drop {' and '.join(given)} to try the command against the fake",
+                        "or drop --fake to talk to the API",
+                    ],
+                )
         env = os.environ
+        key_source = "--api-key" if api_key else "POWERPOST_API_KEY"
+        api_key = api_key or env.get("POWERPOST_API_KEY") or None
         return cls(
-            api_key=api_key or env.get("POWERPOST_API_KEY") or None,
+            api_key=api_key,
             workspace_id=workspace_id or env.get("POWERPOST_WORKSPACE_ID") or None,
             base_url=base_url or env.get("POWERPOST_BASE_URL") or None,
             fake=fake,
             http_timeout=http_timeout,
+            allow_insecure_http=allow_insecure_http,
+            key_source=None if fake or api_key is None else key_source,
         )
+
+
+def hints_for(error: BaseException, settings: Settings) -> list[str]:
+    """What to check when the API refused the key (401) or the workspace (403)."""
+    if isinstance(error, AuthenticationError):
+        source = settings.key_source or "POWERPOST_API_KEY"
+        hints = [f"the API did not accept the key from {source}: check it"]
+        if source == "POWERPOST_API_KEY":
+            hints.append("set it with:  export POWERPOST_API_KEY=pp_live_sk_...")
+        else:
+            hints.append("or set POWERPOST_API_KEY instead (a flag shows in the process list)")
+        return hints
+    if isinstance(error, PermissionDeniedError) and settings.workspace_id:
+        return [
+            f"check that this key may use workspace {settings.workspace_id} "
+            "(POWERPOST_WORKSPACE_ID or --workspace-id)"
+        ]
+    return []
 
 
 class Context:
@@ -147,9 +235,12 @@ class Context:
                 settings.api_key,
                 settings.workspace_id,
                 base_url=settings.base_url,
+                allow_insecure_http=settings.allow_insecure_http,
                 **kwargs,
             )
         except ValueError as error:  # e.g. a malformed base URL; the SDK never echoes the key
-            raise CLIError(f"bad configuration: {error}") from None
+            plain_http = urlsplit(settings.base_url or "").scheme == "http"
+            hints = _INSECURE_HINTS if plain_http and not settings.allow_insecure_http else []
+            raise CLIError(f"bad configuration: {error}", hints=hints) from None
         async with pp:
             yield pp

@@ -11,19 +11,27 @@ import contextlib
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Literal
+from urllib.parse import urlencode
 
-from powerpost_async.testing import FakePowerPost
+import attrs
+
+from powerpost_async.testing import FakePowerPost, Fault, RequestRecord
 
 from ._context import EXIT_OK, EXIT_USAGE, CLIError
 
 __all__ = [
+    "DEFAULT_FAULTS",
     "FAKE_CREDITS",
     "QUICK_PENDING",
     "QUICK_PROCESSING",
     "SERVE_PENDING",
     "SERVE_PROCESSING",
+    "ServeOptions",
+    "fault_named",
     "new_fake",
+    "request_line",
     "serve_fake",
 ]
 
@@ -35,6 +43,44 @@ QUICK_PENDING = (0.2, 1.0)
 QUICK_PROCESSING = (2.0, 10.0)
 #: Enough for a few demos' worth of generations (10-15 credits each).
 FAKE_CREDITS = 10_000
+#: ``--fault-rate`` without ``--fault-kinds``: the transient faults a client must ride out.
+DEFAULT_FAULTS = ("500", "503", "429", "drop")
+
+Duration = float | tuple[float, float]
+
+
+def fault_named(name: str) -> Fault:
+    """The fault a ``--fault-kinds`` name stands for: a 5xx status, ``429``, ``drop`` or
+    ``malformed``; each hits before the work is done (except ``malformed``, by nature).
+
+    Raises:
+        ValueError: Not one of those.
+    """
+    if name == "drop":
+        return Fault.drop()
+    if name == "malformed":
+        return Fault.malformed()
+    if name == "429":
+        return Fault.rate_limit(retry_after=1)
+    if name.isascii() and name.isdigit() and 500 <= int(name) <= 599:
+        return Fault.server_error(int(name))
+    raise ValueError(f"unknown fault {name!r}: a 5xx status, 429, drop or malformed")
+
+
+@attrs.frozen
+class ServeOptions:
+    """How ``serve-fake`` configures its server (each a flag; see ``serve-fake --help``)."""
+
+    seed: int = 0
+    #: ``None``: `SERVE_PENDING` / `SERVE_PROCESSING`, close to real generations.
+    pending: Duration | None = None
+    processing: Duration | None = None
+    failure_rate: float = 0.0
+    rate_limit: tuple[int, float] | None = None
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = DEFAULT_FAULTS
+    verbose: bool = False
+
 
 _Status = Literal["pending", "processing", "completed", "failed"]
 
@@ -57,11 +103,13 @@ _HISTORY: tuple[tuple[str, tuple[str, ...], Literal["regular", "deep"], _Status 
 def new_fake(
     *,
     seed: int = 0,
-    pending: tuple[float, float] = QUICK_PENDING,
-    processing: tuple[float, float] = QUICK_PROCESSING,
+    pending: Duration = QUICK_PENDING,
+    processing: Duration = QUICK_PROCESSING,
     failure_rate: float = 0.0,
     credits: int = FAKE_CREDITS,
     history: bool = True,
+    rate_limit: tuple[int, float] | None = None,
+    on_request: Callable[[RequestRecord], object] | None = None,
 ) -> FakePowerPost:
     """A FakePowerPost on the real clock, with the small sample history unless told not."""
     server = FakePowerPost(
@@ -70,6 +118,8 @@ def new_fake(
         failure_rate=failure_rate,
         seed=seed,
         credits=credits,
+        rate_limit=rate_limit,
+        on_request=on_request,
     )
     if history:
         for prompt, post_types, mode, status in _HISTORY:
@@ -82,9 +132,21 @@ def new_fake(
 # -- serve-fake -------------------------------------------------------------------------------
 
 
-async def serve_fake(host: str, port: int, seed: int, out: Callable[[str], None]) -> int:
+async def serve_fake(
+    host: str, port: int, options: ServeOptions, out: Callable[[str], None]
+) -> int:
     """Serve a fake API on ``host:port`` until SIGINT or SIGTERM; exit code 0 then."""
-    server = new_fake(seed=seed, pending=SERVE_PENDING, processing=SERVE_PROCESSING)
+    log = (lambda record: out(request_line(record))) if options.verbose else None
+    server = new_fake(
+        seed=options.seed,
+        pending=SERVE_PENDING if options.pending is None else options.pending,
+        processing=SERVE_PROCESSING if options.processing is None else options.processing,
+        failure_rate=options.failure_rate,
+        rate_limit=options.rate_limit,
+        on_request=log,
+    )
+    if options.fault_rate:
+        server.faults.random([fault_named(k) for k in options.fault_kinds], options.fault_rate)
     try:
         await server.start(host=host, port=port)
     except OSError as error:
@@ -94,7 +156,7 @@ async def serve_fake(host: str, port: int, seed: int, out: Callable[[str], None]
             code=EXIT_USAGE,
         ) from None
     try:
-        for text in _banner(server.base_url, server, seed, host):
+        for text in _banner(server, options, host):
             out(text)
         with _stop_signals() as stopped:
             await stopped.wait()
@@ -106,17 +168,59 @@ async def serve_fake(host: str, port: int, seed: int, out: Callable[[str], None]
     return EXIT_OK
 
 
-def _banner(base_url: str, server: FakePowerPost, seed: int, host: str) -> list[str]:
-    pending, processing = SERVE_PENDING, SERVE_PROCESSING
+def request_line(record: RequestRecord) -> str:
+    """One request, as ``serve-fake -v`` logs it: time, id, method, target, status, fault."""
+    target = record.path + (f"?{urlencode(record.query)}" if record.query else "")
+    status = "dropped" if record.status is None else str(record.status)
+    line = (
+        f"{datetime.now().strftime('%H:%M:%S.%f')[:-3]}  {record.request_id}  "
+        f"{record.method} {target} -> {status}"
+    )
+    if record.fault is not None:
+        line += f"  [injected {record.fault}" + (", after the work]" if record.executed else "]")
+    return line
+
+
+def _seconds(duration: Duration) -> str:
+    if isinstance(duration, tuple):
+        return f"{duration[0]:g}-{duration[1]:g} s"
+    return f"{duration:g} s"
+
+
+def _settings(server: FakePowerPost, options: ServeOptions) -> list[str]:
+    """What this server does, in a few words, for the banner."""
+    parts = [
+        f"generations take {_seconds(server.pending)} pending, then "
+        f"{_seconds(server.processing)} processing",
+        f"{options.failure_rate:.0%} of them fail" if options.failure_rate else "",
+        f"seed {options.seed}",
+        f"{len(server.generations())} sample generations",
+        f"{server.balance()} credits",
+    ]
+    lines = ["; ".join(part for part in parts if part)]
+    if options.rate_limit is not None:
+        limit, per = options.rate_limit
+        lines.append(f"rate limit: {limit} requests per {per:g} s per key (then 429)")
+    if options.fault_rate:
+        lines.append(
+            f"random faults: {options.fault_rate:.1%} of requests get one of "
+            f"{', '.join(options.fault_kinds)} (the same ones each run with this seed)"
+        )
+    if options.verbose:
+        lines.append("logging each request (-v)")
+    return lines
+
+
+def _banner(server: FakePowerPost, options: ServeOptions, host: str) -> list[str]:
+    base_url = server.base_url
     lines = [
         f"PowerPost fake API serving at {base_url}  (Ctrl-C to stop)",
-        f"generations take {pending[0]:g}-{pending[1]:g} s pending, then "
-        f"{processing[0]:g}-{processing[1]:g} s processing; seed {seed}; "
-        f"{len(server.generations())} sample generations; {server.balance()} credits",
+        *_settings(server, options),
         "",
         f"  base URL   {base_url}",
         f"  API key    {server.api_key}",
         f"  workspace  {server.workspace_id}",
+        f"  stats      {server.stats_url}  (live counters, JSON)",
         "",
         "The key is the fake server's built-in test key, not a secret: it works nowhere else.",
         "To use it from the SDK or this CLI, in another shell:",
@@ -130,7 +234,8 @@ def _banner(base_url: str, server: FakePowerPost, seed: int, host: str) -> list[
     if host not in ("127.0.0.1", "localhost", "::1"):
         lines[1:1] = [
             f"warning: listening on {host}: anyone who can reach this machine can use this "
-            "fake API (and the SDK refuses plain http to a host other than loopback)"
+            "fake API (and the SDK refuses plain http to a host other than loopback: "
+            "pass --allow-insecure-http to this CLI)"
         ]
     return lines
 

@@ -5,20 +5,34 @@ small :class:`UI` protocol; :class:`PlainUI` and :class:`RichUI` decide *how*. P
 output is stable (no colours, no widths taken from the terminal, ASCII decorations) so
 that it can be diffed, grepped and pasted into docs. JSON output bypasses both: see
 :func:`emit_json`.
+
+Errors have one shape, :class:`ErrorReport`, shown one of two ways: an ``error:`` line
+and indented hints on stderr, or, under ``--json``, one JSON object on stdout::
+
+    {"error": {"type": "NotFoundError", "message": "404 NOT_FOUND: ...",
+               "status_code": 404, "code": "NOT_FOUND", "request_id": "req_..."}}
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 
 import attrs
 
-from powerpost_async import WaitProgress
-from powerpost_async._converter import unstructure
+from powerpost_async import (
+    APIConnectionError,
+    APIStatusError,
+    CircuitOpenError,
+    GenerationFailedError,
+    RateLimitError,
+    WaitProgress,
+    WaitTimeoutError,
+    to_dict,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,13 +40,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UI",
+    "USAGE_ERROR",
     "Column",
+    "ErrorReport",
     "PlainUI",
     "Reporter",
     "RichUI",
     "UIMode",
     "describe_progress",
     "emit_json",
+    "error_details",
     "rich_available",
     "seconds",
     "shorten",
@@ -40,6 +57,9 @@ __all__ = [
 ]
 
 UIMode = Literal["auto", "rich", "plain"]
+#: The ``type`` of an error in the command line itself (arguments, configuration):
+#: nothing was sent. Errors from the SDK keep the name of their exception class.
+USAGE_ERROR = "UsageError"
 #: A ``shrink`` column is cut on a narrow terminal, but not below this many characters.
 SHRINK_MIN_WIDTH = 20
 
@@ -118,13 +138,87 @@ def rich_available() -> bool:
     return True
 
 
+def _plain(obj: Any) -> Any:
+    """``obj`` with every SDK model in it turned into the API's wire format."""
+    if attrs.has(type(obj)):
+        return to_dict(obj)
+    if isinstance(obj, dict):
+        return {key: _plain(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(item) for item in obj]
+    return obj
+
+
 def emit_json(obj: Any, stream: TextIO) -> None:
     """Write ``obj`` as one line of JSON, models rendered in the API's wire format.
 
     Flushed at once: ``wait --json`` is read line by line as generations finish.
     """
-    stream.write(json.dumps(unstructure(obj), ensure_ascii=False) + "\n")
+    stream.write(json.dumps(_plain(obj), ensure_ascii=False) + "\n")
     stream.flush()
+
+
+def error_details(error: BaseException) -> dict[str, Any]:
+    """What a program may act on in an SDK error, as JSON-ready fields (empty if nothing)."""
+    details: dict[str, Any] = {}
+    if isinstance(error, APIStatusError):
+        details.update(status_code=error.status_code, code=error.code, request_id=error.request_id)
+    if isinstance(error, (RateLimitError, CircuitOpenError)) and error.retry_after is not None:
+        details["retry_after"] = error.retry_after
+    if isinstance(error, APIConnectionError):
+        details["request_sent"] = error.request_sent
+    if isinstance(error, WaitTimeoutError):
+        details.update(pending_ids=list(error.pending_ids), timeout=error.timeout)
+    if isinstance(error, GenerationFailedError):
+        details["generation_id"] = error.generation.generation_id
+        if error.generation.error is not None:
+            details["code"] = error.generation.error.code
+    return details
+
+
+@attrs.frozen
+class ErrorReport:
+    """One error, as the command reports it (see the module docstring).
+
+    Attributes:
+        type: For programs: the SDK exception's class name (``NotFoundError``,
+            ``WaitTimeoutError``, ...), or ``UsageError`` (`USAGE_ERROR`) for a problem
+            with the arguments or the configuration.
+        message: For people: one line, without the ``error:`` prefix.
+        hints: What to do about it, a line each.
+        details: Fields a program may act on: ``status_code``, ``code``,
+            ``request_id``, ``retry_after``, ``request_sent``, ``pending_ids``,
+            ``generation_id``, ``generation_ids``...
+    """
+
+    type: str
+    message: str
+    hints: tuple[str, ...] = ()
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def of(cls, error: BaseException, message: str | None = None) -> ErrorReport:
+        """The report of an SDK error: its class name, its message, its details."""
+        text = str(error) if message is None else message
+        return cls(type(error).__name__, text, (), error_details(error))
+
+    def as_json(self) -> dict[str, Any]:
+        """The object under ``"error"``: ``type``, ``message``, the details, ``hints``."""
+        document: dict[str, Any] = {"type": self.type, "message": self.message}
+        document.update(self.details)
+        if self.hints:
+            document["hints"] = list(self.hints)
+        return document
+
+    def show(self, *, json_output: bool, stdout: TextIO, stderr: TextIO) -> None:
+        """Print it: ``{"error": ...}`` on stdout under ``--json``, else lines on stderr."""
+        if json_output:
+            emit_json({"error": self.as_json()}, stdout)
+            return
+        stderr.write(f"error: {self.message}\n")
+        for hint in self.hints:
+            stderr.write(f"  {hint}\n")
+        stderr.flush()
 
 
 def when(moment: datetime) -> str:

@@ -11,15 +11,20 @@ settled the same way, at the start of every request and every peek.
 
 ``quirks`` (see `Quirks`) are read at every request, so switching one takes effect at
 once; whatever state a walk through the list pages needs travels in its cursors.
+
+``GET /_fake/stats`` (`STATS_PATH`) is the fake's own: live counters, outside the API's
+paths, answered without a key and never logged, faulted or rate-limited.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import math
 import random
 import uuid
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -30,11 +35,26 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from powerpost_async._converter import dumps, loads
-from powerpost_async._http import API_PREFIX
-from powerpost_async._models import KNOWN_POST_TYPES
-from powerpost_async._resources import MAX_CTA_TEXT, MAX_MEDIA_IDS, MAX_PAGE_SIZE, MAX_SOURCE_URLS
-from powerpost_async._version import __version__
+from powerpost_async import (
+    KNOWN_POST_TYPES,
+    Generation,
+    GenerationError,
+    GenerationStatus,
+    Output,
+    YouTubeOutput,
+    __version__,
+)
+from powerpost_async._limits import (
+    CREDITS_PATH,
+    DEFAULT_PAGE_SIZE,
+    GENERATE_PATH,
+    GENERATIONS_PATH,
+    MAX_CTA_TEXT,
+    MAX_MEDIA_IDS,
+    MAX_PAGE_SIZE,
+    MAX_PROMPT,
+    MAX_SOURCE_URLS,
+)
 from powerpost_async.testing._faults import Endpoint, Fault, Faults
 from powerpost_async.testing._log import RequestLog, RequestRecord
 from powerpost_async.testing._quirks import Quirks
@@ -45,9 +65,11 @@ __all__ = [
     "DEFAULT_CREDITS",
     "DEFAULT_EPOCH",
     "DEFAULT_WORKSPACE_ID",
+    "STATS_PATH",
     "Core",
     "Duration",
     "Reply",
+    "RequestHook",
 ]
 
 DEFAULT_API_KEY = "pp_live_sk_test"
@@ -57,20 +79,44 @@ DEFAULT_CREDITS = 1000
 DEFAULT_EPOCH = datetime(2026, 1, 10, 18, 30, tzinfo=timezone.utc)
 #: Credits a generation costs, by research mode (the documented examples).
 COSTS: Mapping[str, int] = {"regular": 10, "deep": 15}
-MAX_PROMPT = 2000
-DEFAULT_PAGE_SIZE = 20
+#: The fake's own live counters: outside the API's paths, so no API call can clash with it.
+STATS_PATH = "/_fake/stats"
 # Without a configured rate limit, the headers count against a limit no test reaches.
 UNLIMITED = (1_000_000, 60.0)
 SERVER = f"powerpost-async-fake/{__version__}"
 FAILURE = {"code": "GENERATION_FAILED", "message": "Failed to generate content. Please try again."}
 STATUSES = ("pending", "processing", "completed", "failed")
+_FAILURE = GenerationError(FAILURE["code"], FAILURE["message"])
 
 #: A duration in seconds: fixed, or a ``(low, high)`` range drawn per generation.
 Duration = float | tuple[float, float]
+#: Told of each API request once it is answered (not of requests for `STATS_PATH`).
+RequestHook = Callable[[RequestRecord], object]
 
-_GENERATIONS = f"{API_PREFIX}/content/generations"
-_GENERATE = f"{API_PREFIX}/content/generate"
-_CREDITS = f"{API_PREFIX}/account/credits"
+
+def _json_loads(body: bytes) -> Any:
+    return json.loads(body)
+
+
+def _json_dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# The fake is a server of its own: it writes and reads JSON itself, with orjson when it is
+# there (the bytes are the same; they come sooner), not through the SDK's converter.
+loads: Callable[[bytes], Any] = _json_loads
+dumps: Callable[[Any], bytes] = _json_dumps
+try:
+    import orjson
+except ImportError:  # pragma: no cover - exercised when the extra is absent
+    pass
+else:
+    loads = orjson.loads
+    dumps = orjson.dumps
+
+_GENERATIONS = GENERATIONS_PATH
+_GENERATE = GENERATE_PATH
+_CREDITS = CREDITS_PATH
 _CURSOR_VERSION = "v1"  # the position of the last item served, nothing more
 _WALK_CURSOR_VERSION = "v2"  # that, and the state of the walk (see _Cursor)
 _CAPTION_STYLE = {
@@ -225,6 +271,7 @@ class Core:
         rate_limit: tuple[int, float] | None,
         epoch: datetime,
         quirks: Quirks | None = None,
+        on_request: RequestHook | None = None,
     ) -> None:
         self.workspaces: dict[str, tuple[str, ...]] = _check_keys(keys)
         self._balances = _check_credits(credits, self.workspaces)
@@ -246,6 +293,7 @@ class Core:
         self.faults = Faults(seed)
         self.quirks = Quirks() if quirks is None else quirks
         self.log = RequestLog()
+        self.on_request = on_request
         self._requests = 0
         self._seq = 0
         self._by_id: dict[str, _Generation] = {}
@@ -287,6 +335,8 @@ class Core:
         """
         now = self._clock()
         self._settle(now)
+        if raw_path == STATS_PATH:  # not the API: no key, no faults, not logged
+            return self._stats_reply(method, now)
         self._requests += 1
         request_id = f"req_{self._requests:06d}"
         headers = CIMultiDictProxy(CIMultiDict(headers))
@@ -308,21 +358,22 @@ class Core:
         if fault is not None and fault.kind == "malformed":
             content = content[: len(content) // 2]  # a strict prefix of JSON is never JSON
 
-        self.log._append(
-            RequestRecord(
-                request_id=request_id,
-                time=now,
-                method=method,
-                path=raw_path,
-                query=query,
-                endpoint=endpoint,
-                status=None if drop else result.status,
-                workspace_id=headers.get("X-Workspace-Id"),
-                fault=fault.kind if fault is not None else None,
-                executed=fault is None or fault.executed,
-                generation_id=result.generation_id,
-            )
+        record = RequestRecord(
+            request_id=request_id,
+            time=now,
+            method=method,
+            path=raw_path,
+            query=query,
+            endpoint=endpoint,
+            status=None if drop else result.status,
+            workspace_id=headers.get("X-Workspace-Id"),
+            fault=fault.kind if fault is not None else None,
+            executed=fault is None or fault.executed,
+            generation_id=result.generation_id,
         )
+        self.log._append(record)
+        if self.on_request is not None:
+            self.on_request(record)
         return Reply(
             status=result.status,
             headers=self._headers(request_id, result.quota, len(content), now),
@@ -580,24 +631,94 @@ class Core:
     def _detail(self, generation: _Generation, now: float) -> dict[str, Any]:
         data = self._summary(generation, now)
         if data["status"] == "completed":
-            data["outputs"] = _outputs(generation)
+            data["outputs"] = {
+                platform: {"title": output.title, "description": output.description}
+                if isinstance(output, YouTubeOutput)
+                else output
+                for platform, output in _outputs(generation).items()
+            }
         elif data["status"] == "failed":
             data["error"] = dict(FAILURE)
         return data
+
+    def _model(self, generation: _Generation, now: float) -> Generation:
+        """What `_detail` says, as the SDK's model (what a client structures from it)."""
+        status = generation.status(now)
+        created = self._epoch + timedelta(milliseconds=generation.created_ms)
+        return Generation(
+            generation_id=generation.generation_id,
+            status=GenerationStatus(status),
+            # The wire carries milliseconds (see _iso).
+            created_at=created.replace(microsecond=created.microsecond // 1000 * 1000),
+            prompt=generation.prompt,
+            platforms=generation.platforms,
+            research_mode=generation.research_mode,
+            credits_used=0 if status == "failed" else generation.cost,
+            outputs=_outputs(generation) if status == "completed" else None,
+            error=_FAILURE if status == "failed" else None,
+        )
+
+    # -- the fake's own counters ----------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Live counters, JSON-ready: what `STATS_PATH` answers (see FakePowerPost.stats)."""
+        now = self._clock()
+        self._settle(now)
+        by_endpoint: dict[str, Counter[str]] = {}
+        by_status: Counter[str] = Counter()
+        faults: Counter[str] = Counter()
+        for record in self.log:
+            status = "dropped" if record.status is None else str(record.status)
+            by_endpoint.setdefault(record.endpoint or "other", Counter())[status] += 1
+            by_status[status] += 1
+            if record.fault is not None:
+                faults[record.fault] += 1
+        statuses = Counter(g.status(now) for g in self._by_id.values())
+        used = sum(
+            g.cost
+            for g in self._by_id.values()
+            if g.account is not None and g.status(now) != "failed"
+        )
+        return {
+            "uptime_s": round(now - self._origin, 3),
+            "requests": {
+                "total": len(self.log),
+                "by_endpoint": {e: dict(sorted(c.items())) for e, c in sorted(by_endpoint.items())},
+                "by_status": dict(sorted(by_status.items())),
+                "faults": dict(sorted(faults.items())),
+            },
+            "generations": {"total": len(self._by_id)} | {s: statuses[s] for s in STATUSES},
+            "credits": {"used": used, "balance": sum(self._balances.values())},
+        }
+
+    def _stats_reply(self, method: str, now: float) -> Reply:
+        if method == "GET":
+            status, content = 200, dumps(self.stats())
+        else:
+            error = _ApiError(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {STATS_PATH}")
+            status, content = error.status, dumps(error.payload())
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Content-Length": str(len(content)),
+            "Date": format_datetime(self._at(now).replace(microsecond=0), usegmt=True),
+            "Server": SERVER,
+            "Cache-Control": "no-store",
+        }
+        return Reply(status=status, headers=headers, body=content)
 
     def _at(self, now: float) -> datetime:
         return self._epoch + timedelta(seconds=now - self._origin)
 
     # -- peeks and helpers for FakePowerPost (no request, no log) --------------------------
 
-    def generation(self, generation_id: str) -> dict[str, Any]:
+    def generation(self, generation_id: str) -> Generation:
         """What ``GET /content/generations/{id}`` would answer, in any workspace."""
         now = self._clock()
         self._settle(now)
         generation = self._lookup(generation_id)
         if generation is None:
             raise KeyError(generation_id)
-        return self._detail(generation, now)
+        return self._model(generation, now)
 
     def has(self, generation_id: str) -> bool:
         """Whether a generation has this id."""
@@ -609,13 +730,13 @@ class Core:
         created = self._origin + generation.created_ms / 1000
         return created, generation.starts, generation.ends
 
-    def generations(self, workspace: str | None) -> list[dict[str, Any]]:
+    def generations(self, workspace: str | None) -> list[Generation]:
         """Every generation (of one workspace, or all), newest first, as ``get`` answers."""
         now = self._clock()
         self._settle(now)
         everything = sorted(self._by_id.values(), key=lambda g: g.position, reverse=True)
         return [
-            self._detail(g, now)
+            self._model(g, now)
             for g in everything
             if workspace is None or g.workspace_id == workspace
         ]
@@ -839,15 +960,15 @@ def _platforms(post_types: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t.partition("-")[0] for t in post_types))
 
 
-def _outputs(generation: _Generation) -> dict[str, Any]:
+def _outputs(generation: _Generation) -> dict[str, Output]:
     topic = generation.prompt or "Fresh from our media library"
     cta = f" {generation.cta_text}" if generation.cta_text else ""
     words = ["".join(c for c in w if c.isalnum()) for w in topic.split()]
     tags = " ".join([f"#{w.capitalize()}" for w in words if len(w) > 3][:3]) or "#news"
-    outputs: dict[str, Any] = {}
+    outputs: dict[str, Output] = {}
     for platform in generation.platforms:
         if platform == "youtube":
-            outputs[platform] = {"title": topic[:100], "description": f"{topic}{cta} {tags}"}
+            outputs[platform] = YouTubeOutput(title=topic[:100], description=f"{topic}{cta} {tags}")
         else:
             style = _CAPTION_STYLE.get(platform, "{topic}{cta} {tags}")
             outputs[platform] = style.format(topic=topic, cta=cta, tags=tags)

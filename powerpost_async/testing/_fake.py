@@ -8,32 +8,36 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import attrs
 from aiohttp import web
 from yarl import URL
 
-from powerpost_async._converter import structure
-from powerpost_async._exceptions import APIConnectionError, APITimeoutError, PowerPostError
-from powerpost_async._models import Generation
-from powerpost_async._transport import Request, Response
+from powerpost_async import (
+    APIConnectionError,
+    APITimeoutError,
+    Generation,
+    PowerPost,
+    PowerPostError,
+    Request,
+    Response,
+)
 from powerpost_async.testing._clock import VirtualClock
 from powerpost_async.testing._core import (
     DEFAULT_API_KEY,
     DEFAULT_CREDITS,
     DEFAULT_EPOCH,
     DEFAULT_WORKSPACE_ID,
+    STATS_PATH,
     Core,
     Duration,
     Reply,
+    RequestHook,
 )
 from powerpost_async.testing._faults import Faults
 from powerpost_async.testing._log import RequestLog
 from powerpost_async.testing._quirks import Quirks
-
-if TYPE_CHECKING:
-    from powerpost_async._client import PowerPost
 
 __all__ = ["FakePowerPost", "FakeTransport"]
 
@@ -108,6 +112,14 @@ class FakePowerPost:
         quirks: Legal but unusual behaviours to start with (see
             [`Quirks`][powerpost_async.testing.Quirks]); ``None``: none. Change them
             later through `quirks`.
+        on_request: Called with each request's
+            [`RequestRecord`][powerpost_async.testing.RequestRecord] once it is answered
+            (and logged), on either transport: e.g. to print requests as they come. It
+            runs inside the request, so it should be quick and must not raise.
+
+    Besides the API, the server answers ``GET /_fake/stats`` (`stats_url`) with `stats()`
+    as JSON: live counters for a person or a dashboard watching a long run. That path is
+    outside the API's, needs no key, and is never logged, faulted or rate-limited.
     """
 
     def __init__(
@@ -124,6 +136,7 @@ class FakePowerPost:
         rate_limit: tuple[int, float] | None = None,
         epoch: datetime = DEFAULT_EPOCH,
         quirks: Quirks | None = None,
+        on_request: RequestHook | None = None,
     ) -> None:
         if quirks is not None and not isinstance(quirks, Quirks):
             raise TypeError(f"quirks must be a Quirks, got {type(quirks).__name__}")
@@ -138,6 +151,7 @@ class FakePowerPost:
             rate_limit=rate_limit,
             epoch=epoch,
             quirks=quirks,
+            on_request=on_request,
         )
         self._clock = clock
         if sleep is None:
@@ -182,13 +196,35 @@ class FakePowerPost:
         """The server's clock."""
         return self._clock
 
+    def stats(self) -> dict[str, Any]:
+        """Live counters, JSON-ready; what ``GET /_fake/stats`` answers.
+
+        ```text
+        {"uptime_s": 12.5,
+         "requests": {"total": 9,
+                      "by_endpoint": {"create": {"200": 4}, "get": {"200": 3, "503": 1},
+                                      "list": {"dropped": 1}},
+                      "by_status": {"200": 7, "503": 1, "dropped": 1},
+                      "faults": {"drop": 1, "server_error": 1}},
+         "generations": {"total": 12, "pending": 1, "processing": 2, "completed": 8,
+                         "failed": 1},
+         "credits": {"used": 30, "balance": 970}}
+        ```
+
+        ``requests`` counts what `requests` holds (``clear()`` resets it); ``other`` is
+        an unknown path or method, ``dropped`` a connection closed without an answer.
+        ``generations`` counts every workspace's; ``credits`` are those of every key
+        together: ``used`` by generations made through the API, less refunds.
+        """
+        return self._core.stats()
+
     def generation(self, generation_id: str) -> Generation:
         """Peek at a generation, in any workspace, as ``get`` would answer now.
 
         Raises:
             KeyError: No generation has this id.
         """
-        return structure(self._core.generation(generation_id), Generation)
+        return self._core.generation(generation_id)
 
     def timeline(self, generation_id: str) -> Timeline:
         """When a generation was created, started processing and finished (server clock).
@@ -208,7 +244,7 @@ class FakePowerPost:
 
     def generations(self, workspace_id: str | None = None) -> list[Generation]:
         """Every generation (of one workspace, or of all), newest first."""
-        return [structure(g, Generation) for g in self._core.generations(workspace_id)]
+        return self._core.generations(workspace_id)
 
     def balance(self, api_key: str | None = None) -> int:
         """The credit balance of ``api_key`` (default `api_key`), refunds settled."""
@@ -328,8 +364,6 @@ class FakePowerPost:
                 in memory.
             kwargs: Any other [`PowerPost`][powerpost_async.PowerPost] argument.
         """
-        from powerpost_async._client import PowerPost
-
         kwargs.setdefault("api_key", self.api_key)
         kwargs.setdefault("workspace_id", self.workspace_id)
         if use_socket:
@@ -353,6 +387,15 @@ class FakePowerPost:
         if self._base_url is None:
             raise RuntimeError("FakePowerPost is not serving: use `async with` or start()")
         return self._base_url
+
+    @property
+    def stats_url(self) -> str:
+        """``http://127.0.0.1:PORT/_fake/stats``: `stats()` over HTTP, while serving.
+
+        Raises:
+            RuntimeError: The server is not serving.
+        """
+        return self.base_url + STATS_PATH
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Serve over HTTP (see `base_url`).

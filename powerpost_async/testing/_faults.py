@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Literal, get_args
 
 import attrs
@@ -112,6 +112,8 @@ class _Rule:
     fault: Fault | None
     endpoints: frozenset[str]
     probability: float = 1.0
+    # A random rule with several faults injects one of them, chosen evenly.
+    choices: tuple[Fault, ...] = ()
 
 
 class Faults:
@@ -127,6 +129,8 @@ class Faults:
         ```python
         server.faults.script(Fault.server_error(503), Fault.drop(), on="get")
         server.faults.random(Fault.rate_limit(retry_after=2), 0.1, on="create")
+        # 5% of all requests get one of three transient faults, chosen evenly
+        server.faults.random([Fault.server_error(503), Fault.rate_limit(), Fault.drop()], 0.05)
         ```
     """
 
@@ -148,11 +152,36 @@ class Faults:
         endpoints = _endpoints(on)
         self._script.extend(_Rule(fault, endpoints) for fault in faults)
 
-    def random(self, fault: Fault, probability: float, *, on: EndpointSelector = None) -> None:
-        """Inject ``fault`` into each request to the endpoints ``on`` with ``probability``."""
+    def random(
+        self,
+        fault: Fault | Sequence[Fault],
+        probability: float,
+        *,
+        on: EndpointSelector = None,
+    ) -> None:
+        """Inject a fault into each request to the endpoints ``on`` with ``probability``.
+
+        Args:
+            fault: The fault; or several, of which each hit injects one, chosen evenly
+                (``[Fault.server_error(503), Fault.drop()]`` at 0.1: 5% of requests get
+                a 503, 5% are dropped).
+            probability: The chance, between 0 and 1, that a request is hit.
+            on: The endpoints, as for `script()`.
+
+        Raises:
+            ValueError: ``probability`` is out of range, ``fault`` is an empty sequence,
+                or ``on`` names an unknown endpoint.
+        """
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"probability must be between 0 and 1, got {probability!r}")
-        self._rules.append(_Rule(fault, _endpoints(on), probability))
+        choices = (fault,) if isinstance(fault, Fault) else tuple(fault)
+        if not choices:
+            raise ValueError("random() needs at least one fault")
+        for choice in choices:
+            if not isinstance(choice, Fault):
+                raise TypeError(f"faults must be Fault instances, got {type(choice).__name__}")
+        endpoints = _endpoints(on)
+        self._rules.append(_Rule(choices[0], endpoints, probability, choices))
 
     @property
     def scripted(self) -> int:
@@ -172,5 +201,9 @@ class Faults:
                 return rule.fault
         for rule in self._rules:
             if endpoint in rule.endpoints and self._random.random() < rule.probability:
+                # A rule of one fault draws nothing more: runs seeded before several
+                # faults per rule existed repeat exactly.
+                if len(rule.choices) > 1:
+                    return self._random.choice(rule.choices)
                 return rule.fault
         return None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from powerpost_async._client import PowerPost
+    from powerpost_async import PowerPost
     from powerpost_async.testing._clock import VirtualClock
     from powerpost_async.testing._fake import FakePowerPost
 
