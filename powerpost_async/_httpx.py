@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from typing import cast
-from urllib.parse import urlsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -26,9 +25,18 @@ from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
     PowerPostError,
-    ResponseValidationError,
 )
-from ._transport import TIMEOUT_CACHE_SIZE, LoopBinding, Request, Response, check_limits
+from ._transport import (
+    TIMEOUT_CACHE_SIZE,
+    LoopBinding,
+    Request,
+    Response,
+    check_declared_size,
+    check_limits,
+    read_capped,
+    url_origin,
+    url_path,
+)
 
 __all__ = ["HttpxTransport"]
 
@@ -139,26 +147,26 @@ class HttpxTransport:
         except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # No connection was ever handed this request: it surely did not leave.
             where = (
-                f"connecting to {_origin(request.url)}"
+                f"connecting to {url_origin(request.url)}"
                 if isinstance(exc, httpx.ConnectTimeout)
                 else f"waiting for one of the {self._limit} pooled connections"
             )
             raise APITimeoutError(
-                f"{request.method} {_path(request.url)} timed out {where} "
+                f"{request.method} {url_path(request.url)} timed out {where} "
                 f"after {request.timeout} s",
                 request_sent=False,
             ) from exc
         except (httpx.TimeoutException, _BodyDeadline) as exc:
             raise APITimeoutError(
-                f"{request.method} {_path(request.url)} timed out after {request.timeout} s"
+                f"{request.method} {url_path(request.url)} timed out after {request.timeout} s"
             ) from exc
         except httpx.ConnectError as exc:
             raise APIConnectionError(
-                f"could not connect to {_origin(request.url)}: {exc}", request_sent=False
+                f"could not connect to {url_origin(request.url)}: {exc}", request_sent=False
             ) from exc
         except (httpx.RequestError, OSError) as exc:
             raise APIConnectionError(
-                f"{request.method} {_path(request.url)} failed: {type(exc).__name__}: {exc}"
+                f"{request.method} {url_path(request.url)} failed: {type(exc).__name__}: {exc}"
             ) from exc
 
     async def _read_capped(
@@ -168,32 +176,20 @@ class HttpxTransport:
         deadline: float | None,
     ) -> bytes:
         limit = self._max_response_bytes
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise ResponseValidationError(
-                f"response body of {declared} bytes is larger than the {limit}-byte "
-                "limit; it was not read"
-            )
-        # Counted after decompression: a small gzip body must not inflate past the cap.
-        chunks: list[bytes] = []
-        size = 0
+        check_declared_size(response.headers.get("content-length"), limit)
+
+        def in_time() -> None:
+            # httpx's read timeout is per read: a server trickling bytes would never
+            # trip it, so the whole exchange's deadline is enforced here.
+            if deadline is not None and loop.time() > deadline:
+                raise _BodyDeadline
+
         # Leaving the loop early must close httpx's generator now, not leave it to the
         # event loop to finalise later in a task of its own. (aiter_bytes is an async
         # generator; httpx only annotates it as an AsyncIterator.)
         chunk_stream = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
         async with contextlib.aclosing(chunk_stream) as stream:
-            async for chunk in stream:
-                size += len(chunk)
-                if size > limit:
-                    raise ResponseValidationError(
-                        f"response body is larger than the {limit}-byte limit; reading stopped"
-                    )
-                # httpx's read timeout is per read: a server trickling bytes would never
-                # trip it, so the whole exchange's deadline is enforced here.
-                if deadline is not None and loop.time() > deadline:
-                    raise _BodyDeadline
-                chunks.append(chunk)
-        return b"".join(chunks)
+            return await read_capped(stream, limit, in_time)
 
     async def aclose(self) -> None:
         """Close the client (unless borrowed). Safe to call twice."""
@@ -205,12 +201,3 @@ class HttpxTransport:
 
 class _BodyDeadline(Exception):
     """The whole exchange outlasted the request's timeout while its body was read."""
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _path(url: str) -> str:
-    return urlsplit(url).path

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -26,7 +27,11 @@ __all__ = [
     "Request",
     "Response",
     "Transport",
+    "check_declared_size",
     "check_limits",
+    "read_capped",
+    "url_origin",
+    "url_path",
 ]
 
 #: Distinct timeouts a transport keeps a prepared timeout object for.
@@ -171,6 +176,61 @@ def check_limits(connection_limit: int, max_response_bytes: int) -> None:
         raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
     if max_response_bytes < 1:
         raise ValueError(f"max_response_bytes must be at least 1, got {max_response_bytes}")
+
+
+def check_declared_size(length: int | str | None, limit: int) -> None:
+    """Refuse a body whose declared ``Content-Length`` is over ``limit``, before reading it.
+
+    Raises:
+        ResponseValidationError: It is.
+    """
+    from ._exceptions import ResponseValidationError
+
+    if isinstance(length, str):
+        length = int(length) if length.strip().isdigit() else None
+    if length is not None and length > limit:
+        raise ResponseValidationError(
+            f"response body of {length} bytes is larger than the {limit}-byte limit; "
+            "it was not read"
+        )
+
+
+async def read_capped(
+    chunks: AsyncIterable[bytes], limit: int, check: Callable[[], None] | None = None
+) -> bytes:
+    """A body read chunk by chunk, refused as soon as it grows past ``limit`` bytes.
+
+    Counted as read, after any decompression: a small gzip body must not inflate past
+    the cap. ``check`` runs after each chunk (a transport's deadline, say).
+
+    Raises:
+        ResponseValidationError: The body is larger than ``limit``.
+    """
+    from ._exceptions import ResponseValidationError
+
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise ResponseValidationError(
+                f"response body is larger than the {limit}-byte limit; reading stopped"
+            )
+        if check is not None:
+            check()
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, for messages (never its path or query)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # never user:password@
+
+
+def url_path(url: str) -> str:
+    """The path of a URL, for messages (never its query: it may hold a cursor)."""
+    return urlsplit(url).path
 
 
 class LoopBinding:
