@@ -102,11 +102,15 @@ class Target:
         on: ``"ratio"``: the result's ratio to its baseline must be >= ``bound``;
             ``"value"``: the result's median must be <= ``bound`` (a time in µs, or a
             ``"count"`` result's figure: requests, MiB, sockets).
+        baseline: For ``on="ratio"``: the variant (same ``bench``) the ratio is taken
+            against, when it is not the result's own :attr:`Result.baseline` (a result
+            judged against two baselines carries a second target naming the other one).
     """
 
     label: str
     bound: float
     on: Literal["ratio", "value"] = "ratio"
+    baseline: str | None = None
 
     def met(self, value: float | None) -> bool | None:
         """Whether ``value`` (the ratio or the median, as ``on`` says) meets the goal."""
@@ -169,6 +173,8 @@ class Result:
         sdk: ``True`` for the SDK's own variants (highlighted in the chart).
         baseline: The variant (same ``bench``) the ratio is taken against, if any.
         target: A goal this result is checked against.
+        extra_targets: Further goals for the same result, e.g. a ratio to another
+            baseline (see :attr:`Target.baseline`); :attr:`targets` lists them all.
         note: A remark listed under the report's notes.
         skipped: Why the variant was not measured (then ``samples`` is empty).
         pegged: The client should keep one core busy in this variant (a concurrent HTTP
@@ -187,6 +193,7 @@ class Result:
     sdk: bool = False
     baseline: str | None = None
     target: Target | None = None
+    extra_targets: Sequence[Target] = ()
     note: str = ""
     skipped: str | None = None
     pegged: bool = False
@@ -248,26 +255,43 @@ class Result:
             if not s.disturbed and s.wall >= shortest and s.cpu / s.wall < below
         )
 
-    def ratio(self, others: Sequence[Result]) -> float | None:
-        """Median of this variant over the median of its :attr:`baseline`.
+    @property
+    def targets(self) -> list[Target]:
+        """Every goal this result is checked against: :attr:`target`, then the extra ones."""
+        return ([self.target] if self.target is not None else []) + list(self.extra_targets)
+
+    def baseline_of(self, others: Sequence[Result], baseline: str | None = None) -> Result | None:
+        """The result named ``baseline`` (default: :attr:`baseline`) in the same ``bench``."""
+        name = baseline if baseline is not None else self.baseline
+        if name is None:
+            return None
+        for other in others:
+            if other.bench == self.bench and other.variant == name:
+                return other
+        return None
+
+    def ratio(self, others: Sequence[Result], baseline: str | None = None) -> float | None:
+        """Median of this variant over the median of its :attr:`baseline` (or ``baseline``).
 
         For rates, > 1 means this one is faster; for times and counts, > 1 means it is
         slower, or uses more.
         """
-        if self.baseline is None or self.median is None:
+        other = self.baseline_of(others, baseline)
+        if other is None or self.median is None:
             return None
-        for other in others:
-            if other.bench == self.bench and other.variant == self.baseline:
-                theirs = other.median
-                return self.median / theirs if theirs else None
-        return None
+        theirs = other.median
+        return self.median / theirs if theirs else None
 
-    def target_met(self, others: Sequence[Result]) -> bool | None:
-        """Whether :attr:`target` is met (``None``: no target, or not measured)."""
-        if self.target is None:
-            return None
-        value = self.ratio(others) if self.target.on == "ratio" else self.median
-        return self.target.met(value)
+    def judge(self, target: Target, others: Sequence[Result]) -> tuple[float | None, bool | None]:
+        """The figure ``target`` is judged on (a ratio or the median), and whether it is met.
+
+        ``(None, None)`` when it was not measured.
+        """
+        if target.on == "ratio":
+            figure = self.ratio(others, target.baseline)
+        else:
+            figure = self.median
+        return figure, target.met(figure)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ._core import DISTURBED_CORES, Result, Sample
+from ._core import DISTURBED_CORES, Result, Sample, Target
 
 __all__ = [
     "END_MARKER",
@@ -140,15 +140,26 @@ class Report:
             order.setdefault(result.bench, []).append(result)
         return list(order.items())
 
-    def targets(self) -> list[tuple[Result, float | None, bool | None]]:
-        """Each result with a target, the figure it is judged on and whether it is met."""
-        found = []
-        for result in self.results:
-            if result.target is None:
-                continue
-            figure = result.ratio(self.results) if result.target.on == "ratio" else result.median
-            found.append((result, figure, result.target.met(figure)))
-        return found
+    def targets(self) -> list[tuple[Result, Target, float | None, bool | None]]:
+        """Each target with its result, the figure it is judged on and whether it is met."""
+        return [
+            (result, target, *result.judge(target, self.results))
+            for result in self.results
+            for target in result.targets
+        ]
+
+    def targets_summary(self) -> str:
+        """One sentence: how many targets are met, and which are not."""
+        targets = self.targets()
+        met = [t.label for _, t, _, ok in targets if ok]
+        missed = [t.label for _, t, _, ok in targets if ok is False]
+        unmeasured = [t.label for _, t, _, ok in targets if ok is None]
+        text = f"**{len(met)} of {len(targets)} targets met.**"
+        if missed:
+            text += " Not met: " + "; ".join(missed) + "."
+        if unmeasured:
+            text += " Not measured: " + "; ".join(unmeasured) + "."
+        return text
 
     def warnings(self) -> list[str]:
         """Things that make the numbers less trustworthy."""
@@ -227,7 +238,8 @@ class Report:
         ]
         targets = self.targets()
         if targets:
-            lines += ["### Targets", "", "| Target | Measured | Met |", "| --- | --- | --- |"]
+            lines += ["### Targets", "", self.targets_summary(), ""]
+            lines += ["| Target | Measured | Met |", "| --- | --- | --- |"]
             lines += [self._target_row(*target) for target in targets] + [""]
         for bench, results in self.groups():
             lines += [
@@ -268,12 +280,13 @@ class Report:
         ]
         return "\n".join(lines).rstrip() + "\n"
 
-    def _target_row(self, result: Result, figure: float | None, met: bool | None) -> str:
-        assert result.target is not None
+    def _target_row(
+        self, result: Result, target: Target, figure: float | None, met: bool | None
+    ) -> str:
         if figure is None:
             shown = "not measured"
-        elif result.target.on == "ratio":
-            theirs = _num(_baseline_median(self, result))
+        elif target.on == "ratio":
+            theirs = _num(_baseline_median(self, result, target.baseline))
             shown = f"{_ratio(figure)} ({_num(result.median)} vs {theirs} {result.unit})"
         elif result.kind == "count":
             shown = f"{_figure(figure)} {result.unit}"
@@ -284,7 +297,7 @@ class Report:
         else:
             shown = f"{figure:.2f} {result.unit}"
         verdict = "—" if met is None else ("yes" if met else "**no**")
-        return f"| {result.target.label} | {shown} | {verdict} |"
+        return f"| {target.label} | {shown} | {verdict} |"
 
     def _row(self, result: Result) -> str:
         name = f"**{result.variant}**" if result.sdk else result.variant
@@ -328,19 +341,19 @@ class Report:
             "results": [self._result_json(r) for r in self.results],
             "targets": [
                 {
-                    "label": r.target.label if r.target else None,
+                    "label": target.label,
                     "bench": r.bench,
                     "variant": r.variant,
+                    "baseline": target.baseline or r.baseline if target.on == "ratio" else None,
                     "figure": figure,
                     "met": met,
                 }
-                for r, figure, met in self.targets()
+                for r, target, figure, met in self.targets()
             ],
             "warnings": self.warnings(),
         }
 
     def _result_json(self, result: Result) -> dict[str, Any]:
-        target = result.target
         extra = {"timeless": True} if result.timeless else {}
         return {
             "bench": result.bench,
@@ -354,14 +367,18 @@ class Report:
             "cpu_us_per_op": result.cpu_us_per_op,
             "client_cores": result.client_cores,
             "server_cores": result.server_cores,
-            "target": None
-            if target is None
-            else {
-                "label": target.label,
-                "bound": target.bound,
-                "on": target.on,
-                "met": result.target_met(self.results),
-            },
+            "targets": [
+                {
+                    "label": target.label,
+                    "bound": target.bound,
+                    "on": target.on,
+                    "baseline": target.baseline or result.baseline
+                    if target.on == "ratio"
+                    else None,
+                    "met": result.judge(target, self.results)[1],
+                }
+                for target in result.targets
+            ],
             "note": result.note,
             "skipped": result.skipped,
             "samples": [_sample_json(s) for s in result.samples],
@@ -387,11 +404,9 @@ def _sample_json(sample: Sample) -> dict[str, Any]:
     return data
 
 
-def _baseline_median(report: Report, result: Result) -> float | None:
-    for other in report.results:
-        if other.bench == result.bench and other.variant == result.baseline:
-            return other.median
-    return None
+def _baseline_median(report: Report, result: Result, baseline: str | None = None) -> float | None:
+    other = result.baseline_of(report.results, baseline)
+    return None if other is None else other.median
 
 
 def _num(value: float | None) -> str:

@@ -715,3 +715,24 @@ def test_the_reference_names_every_export() -> None:
 
 def test_the_cli_page_keeps_its_marker() -> None:
     assert "<!-- cli:commands -->" in (DOCS / "cli.md").read_text(encoding="utf-8")
+
+
+def test_the_site_fetches_no_fonts_and_lets_wide_tables_scroll() -> None:
+    # A static look at mkdocs.yml (the site is built by `nox -s docs`, not here): material
+    # links Google Fonts unless `theme.font` is false, and the extra CSS that makes wide
+    # tables (performance.md) scroll must be registered and present.
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    theme = re.search(r"^theme:\n((?:[ \t]+.*\n|\n)*)", config, flags=re.MULTILINE)
+    assert theme is not None, "mkdocs.yml has no theme section"
+    assert re.search(r"^  font: false\s*$", theme[1], flags=re.MULTILINE), "theme.font: false"
+    extra = re.search(r"^extra_css:\n((?:[ \t]+- .*\n)+)", config, flags=re.MULTILINE)
+    assert extra is not None, "mkdocs.yml registers no extra_css"
+    sheets = re.findall(r"^[ \t]+- (\S+)\s*$", extra[1], flags=re.MULTILINE)
+    assert sheets
+    for sheet in sheets:
+        assert (DOCS / sheet).is_file(), f"extra_css {sheet} is not in docs/"
+    css = "\n".join((DOCS / sheet).read_text(encoding="utf-8") for sheet in sheets)
+    scrollwrap = re.search(r"\.md-typeset__scrollwrap\s*\{([^}]*)\}", css)
+    assert scrollwrap is not None
+    assert re.search(r"overflow-x:\s*auto", scrollwrap[1])
+    assert not re.search(r"@import|https?://", css), "the extra CSS fetches nothing"
