@@ -1,33 +1,120 @@
-"""Developer tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s bench``."""
+"""Developer tasks: ``nox -s tests``, ``nox -s lowest``, ``nox -s lint``, ``nox -s bench``."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+
 import nox
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
 nox.options.sessions = ["tests", "lint"]
+# A supported Python that is not installed fails the run: it is never skipped quietly.
+nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 TEST_DEPS = nox.project.dependency_groups(PYPROJECT, "test")
 LINT_DEPS = nox.project.dependency_groups(PYPROJECT, "lint")
+# Every supported Python (pyproject.toml's classifiers): `nox -s tests` runs them all,
+# `nox -s tests-3.12` one of them.
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+# The suite runs with every extra installed; `nox -s lowest` tests their floors too.
+EXTRAS = sorted(PYPROJECT["project"]["optional-dependencies"])
+PACKAGE = f".[{','.join(EXTRAS)}]"
+# pytest-asyncio's asyncio_debug (pyproject.toml) turns debug mode on in the tests' loops;
+# PYTHONASYNCIODEBUG in the loops they start themselves (asyncio.run, worker processes).
+PYTEST_ENV = {"PYTHONASYNCIODEBUG": "1", "PYTHONDEVMODE": "1"}
 
 
-@nox.session
+def _select_pyenv_pythons() -> None:
+    """Let nox find every supported Python that pyenv installed, not only the selected one.
+
+    pyenv's ``python3.10`` ... ``python3.13`` are shims that answer only for the versions
+    selected: select the newest of each supported one after the current selection (which
+    keeps ``python3``). A ``PYENV_VERSION`` already set is left alone.
+    """
+    pyenv = shutil.which("pyenv")
+    if pyenv is None or "PYENV_VERSION" in os.environ:
+        return
+
+    def ask(*args: str) -> str:
+        done = subprocess.run([pyenv, *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    installed = ask("versions", "--bare").split()
+    selected = ask("version-name")
+    chosen = [selected] if selected else []
+    for python in PYTHONS:
+        found = [v for v in installed if re.fullmatch(rf"{re.escape(python)}\.\d+", v)]
+        if found:
+            chosen.append(max(found, key=Version))
+    if chosen:
+        os.environ["PYENV_VERSION"] = ":".join(chosen)
+
+
+_select_pyenv_pythons()
+
+
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite (warnings are errors, asyncio debug mode on)."""
-    session.install("-e", ".[cli,orjson,httpx,redis]", *TEST_DEPS)
+    session.install("-e", PACKAGE, *TEST_DEPS)
+    session.run("pytest", *session.posargs, env=PYTEST_ENV)
+
+
+@nox.session(python=PYTHONS[0])
+def lowest(session: nox.Session) -> None:
+    """Run the suite on the oldest Python with the lowest runtime dependencies allowed.
+
+    uv resolves the package and its extras with ``--resolution lowest-direct`` (each
+    dependency at its floor in pyproject.toml, theirs at the newest); the session checks
+    that every floor was installed, then adds the test tools without moving any of them.
+    """
+    session.install("uv")
+    python = f"{session.bin}/python"
     session.run(
-        "pytest",
-        *session.posargs,
-        env={"PYTHONASYNCIODEBUG": "1", "PYTHONDEVMODE": "1"},
-    )
+        "uv", "pip", "install", "--python", python, "--resolution", "lowest-direct",
+        "-e", PACKAGE,
+    )  # fmt: skip
+    frozen = session.run("uv", "pip", "freeze", "--python", python, silent=True)
+    installed = {
+        canonicalize_name(name): version
+        for name, _, version in (line.partition("==") for line in str(frozen).splitlines())
+        if version
+    }
+    pinned: list[str] = []
+    for requirement in _runtime_requirements():
+        name = canonicalize_name(requirement.name)
+        floors = [s.version for s in requirement.specifier if s.operator in (">=", "==")]
+        if not floors:
+            session.error(f"{requirement}: no floor (>=) to test in pyproject.toml")
+        if Version(installed.get(name, "0")) != Version(floors[0]):
+            session.error(f"{requirement}: {installed.get(name)} installed, not the floor")
+        pinned.append(f"{name}=={installed[name]}")
+    session.log("floors installed: " + ", ".join(pinned))
+    session.run("uv", "pip", "install", "--python", python, *pinned, *TEST_DEPS)
+    session.run("pytest", *session.posargs, env=PYTEST_ENV)
+
+
+def _runtime_requirements() -> list[Requirement]:
+    """pyproject.toml's dependencies and those of its extras."""
+    project = PYPROJECT["project"]
+    listed = [*project["dependencies"]]
+    for extra in EXTRAS:
+        listed.extend(project["optional-dependencies"][extra])
+    return [Requirement(text) for text in listed]
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint, format); mypy --strict and pyright on the package and users' typing."""
-    session.install("-e", ".[cli,orjson,httpx,redis]", *LINT_DEPS, *TEST_DEPS)
+    session.install("-e", PACKAGE, *LINT_DEPS, *TEST_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # tests/typing holds users' code: checked, never run.
@@ -70,8 +157,6 @@ def soak(session: nox.Session) -> None:
     ``POWERPOST_SOAK_SOCKET_GENERATIONS``, ``POWERPOST_HORIZON_CYCLES`` (of 6 virtual
     hours); pytest options go after ``--``.
     """
-    import os  # here, not at the top: only this session reads the environment
-
     session.install("-e", ".[orjson]", *TEST_DEPS)
     count = os.environ.get("POWERPOST_SOAK_GENERATIONS", "2000")
     session.run(

@@ -11,9 +11,18 @@ from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
     PowerPostError,
-    ResponseValidationError,
 )
-from ._transport import TIMEOUT_CACHE_SIZE, LoopBinding, Request, Response, check_limits
+from ._transport import (
+    TIMEOUT_CACHE_SIZE,
+    LoopBinding,
+    Request,
+    Response,
+    check_declared_size,
+    check_limits,
+    read_capped,
+    url_origin,
+    url_path,
+)
 
 __all__ = ["AiohttpTransport"]
 
@@ -95,46 +104,37 @@ class AiohttpTransport:
                 allow_redirects=False,  # the key must never follow a redirect elsewhere
             ) as resp:
                 length = resp.content_length
-                if length is not None and length > self._max_response_bytes:
-                    raise ResponseValidationError(
-                        f"response body of {length} bytes is larger than the "
-                        f"{self._max_response_bytes}-byte limit; it was not read"
-                    )
+                check_declared_size(length, self._max_response_bytes)
                 if length is not None and "Content-Encoding" not in resp.headers:
                     body = await resp.read()  # its size is known, and within the cap
                 else:  # chunked, or compressed: only the inflated size counts
-                    body = await self._read_capped(resp)
+                    body = await read_capped(resp.content.iter_any(), self._max_response_bytes)
                 return Response(resp.status, resp.headers, body)
         except aiohttp.ConnectionTimeoutError as exc:
             raise APITimeoutError(
-                f"timed out connecting to {_origin(request.url)}", request_sent=False
+                f"timed out connecting to {url_origin(request.url)}", request_sent=False
             ) from exc
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
             raise APITimeoutError(
-                f"{request.method} {_path(request.url)} timed out after {request.timeout} s"
+                f"{request.method} {url_path(request.url)} timed out after {request.timeout} s"
+            ) from exc
+        except aiohttp.ClientConnectorCertificateError as exc:
+            # Caught before its base, ClientConnectorError: in older aiohttp (3.10 among
+            # them) it never sets the os_error that the base's property reads.
+            raise APIConnectionError(
+                f"could not connect to {url_origin(request.url)}: TLS certificate verification "
+                f"failed: {exc.certificate_error}",
+                request_sent=False,
             ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise APIConnectionError(
-                f"could not connect to {_origin(request.url)}: {exc.os_error}", request_sent=False
+                f"could not connect to {url_origin(request.url)}: {exc.os_error}",
+                request_sent=False,
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise APIConnectionError(
-                f"{request.method} {_path(request.url)} failed: {type(exc).__name__}: {exc}"
+                f"{request.method} {url_path(request.url)} failed: {type(exc).__name__}: {exc}"
             ) from exc
-
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
-        # No Content-Length (chunked): read in pieces, refuse once past the cap.
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_any():
-            size += len(chunk)
-            if size > self._max_response_bytes:
-                raise ResponseValidationError(
-                    f"response body is larger than the {self._max_response_bytes}-byte "
-                    "limit; reading stopped"
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     async def aclose(self) -> None:
         """Close the session (unless borrowed). Safe to call twice."""
@@ -142,12 +142,3 @@ class AiohttpTransport:
         session, self._session = self._session, None
         if session is not None and not self._borrowed:
             await session.close()
-
-
-def _origin(url: str) -> str:
-    parsed = URL(url, encoded=True)
-    return f"{parsed.scheme}://{parsed.raw_authority}"
-
-
-def _path(url: str) -> str:
-    return URL(url, encoded=True).raw_path

@@ -288,10 +288,12 @@ async def test_redis_unreachable_at_start_then_back(
             assert len(await pp.generations.wait_many(more, timeout=30)) == 4
     finally:
         later.close()
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    # Ours only: asyncio's debug mode warns of slow callbacks on a busy machine.
+    ours = [r for r in caplog.records if r.name == "powerpost_async"]
+    warnings = [r for r in ours if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "cannot reach Redis" in warnings[0].getMessage()
-    assert any("reachable again" in r.getMessage() for r in caplog.records)
+    assert any("reachable again" in r.getMessage() for r in ours)
 
 
 async def test_redis_dying_mid_run_loses_no_wait(namespace: str) -> None:
@@ -414,8 +416,10 @@ async def stop_workers(workers: list[Worker]) -> None:
 async def test_worker_processes_share_one_sweeper_and_survive_the_leader_dying(
     redis_server: RedisServer, namespace: str, tmp_path: Path
 ) -> None:
-    async with fake(processing=(3.0, 6.0)) as server:
-        ids = server.seed_generations(40)
+    async with fake() as server:
+        # Held in processing until the fleet has a new leader: however long four processes
+        # take to start on a busy machine, the first leader dies with every wait open.
+        ids = server.seed_generations(40, status="processing")
         groups = [ids[i::4] for i in range(4)]
         workers = await start_workers(server, redis_server.url, namespace, groups, tmp_path)
         try:
@@ -430,6 +434,7 @@ async def test_worker_processes_share_one_sweeper_and_survive_the_leader_dying(
             others = [w for w in workers if w is not leader]
             await until(lambda: any(w.leading for w in others), "a new leader", timeout=30)
             takeover = min(e["t"] for w in others for e in w.said("lead")) - killed
+            server.complete_all()
             await until(lambda: all(w.said("finished") for w in others), "the others done", 90)
         finally:
             await stop_workers(workers)

@@ -21,10 +21,8 @@ import contextlib
 import logging
 import pickle
 import secrets
-import shutil
 import socket
 import ssl
-import subprocess
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -54,6 +52,8 @@ from powerpost_async import (
     ResponseValidationError,
 )
 from powerpost_async.testing import FakePowerPost, Fault
+
+from ._tls import self_signed
 
 KEY = "pp_live_sk_" + secrets.token_hex(16)  # unique: a hit can only be a leak
 OTHER_KEY = "pp_live_sk_" + secrets.token_hex(16)
@@ -347,39 +347,6 @@ async def test_the_cli_never_prints_the_key(
 
 
 # -- TLS ----------------------------------------------------------------------------------------
-
-
-def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(server context with a self-signed cert for 127.0.0.1, client context trusting it)."""
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    client = ssl.create_default_context()
-    try:
-        import trustme  # type: ignore[import-not-found]
-    except ImportError:
-        pass
-    else:
-        authority = trustme.CA()
-        authority.issue_cert("127.0.0.1").configure_cert(server)
-        authority.configure_trust(client)
-        return server, client
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("needs trustme or the openssl command to make a certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
-            *("-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    server.load_cert_chain(cert, key)
-    client.load_verify_locations(cafile=str(cert))
-    return server, client
 
 
 async def test_tls_certificates_are_verified_by_default(scan: Scan, tmp_path: Path) -> None:

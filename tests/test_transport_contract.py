@@ -12,9 +12,11 @@ import contextlib
 import gzip
 import json
 import socket
+import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
@@ -36,6 +38,7 @@ from powerpost_async import (
 )
 from powerpost_async.testing import FakePowerPost, Fault
 
+from ._tls import self_signed
 from .conftest import API_KEY, WORKSPACE, RecordingSleep, load_sample
 
 # -- the transports under test ---------------------------------------------------------------
@@ -132,7 +135,14 @@ async def fake() -> AsyncIterator[FakePowerPost]:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Serve = Callable[[Handler], Awaitable[str]]
+
+
+class Serve(Protocol):
+    """``await serve(handler)``: the base URL of a server for every path (TLS if given)."""
+
+    def __call__(
+        self, handler: Handler, *, ssl_context: ssl.SSLContext | None = None
+    ) -> Awaitable[str]: ...
 
 
 @pytest.fixture
@@ -140,15 +150,16 @@ async def serve() -> AsyncIterator[Serve]:
     """Serve a handler for every path on 127.0.0.1; yields a function returning base_url."""
     runners: list[web.AppRunner] = []
 
-    async def start(handler: Handler) -> str:
+    async def start(handler: Handler, *, ssl_context: ssl.SSLContext | None = None) -> str:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", handler)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+        scheme = "http" if ssl_context is None else "https"
+        return f"{scheme}://127.0.0.1:{runner.addresses[0][1]}"
 
     yield start
     for runner in runners:
@@ -266,6 +277,29 @@ async def test_connection_refused_is_not_sent_and_a_create_is_retried(
     assert not isinstance(info.value, APITimeoutError)
     assert "could not connect to http://127.0.0.1" in str(info.value)
     assert len(sleep.calls) == 2  # refused before sending: safe to retry even a create
+
+
+async def test_an_untrusted_certificate_is_refused_before_sending(
+    serve: Serve, transport_factory: TransportFactory, tmp_path: Path
+) -> None:
+    # A real TLS handshake against a self-signed certificate: verified by default, it fails
+    # as a connection error (older aiohttp raised AttributeError here), and nothing is sent.
+    server_context, _ = self_signed(tmp_path)
+    received: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        received.append(request.path)
+        return web.json_response(load_sample("credits"))
+
+    base = await serve(handler, ssl_context=server_context)
+    async with client_for(base, transport_factory(), max_retries=0) as pp:
+        with pytest.raises(APIConnectionError) as info:
+            await pp.account.credits()
+    assert info.value.request_sent is False
+    assert not isinstance(info.value, APITimeoutError)
+    assert str(info.value).startswith(f"could not connect to {base}: ")
+    assert "certificate" in str(info.value).lower()
+    assert received == []
 
 
 async def test_dropped_connection_after_a_create_sends_one_post(
