@@ -547,6 +547,49 @@ def _tolerate_unencodable(stream: TextIO) -> None:
         stream.reconfigure(errors="replace")
 
 
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    """``asyncio.run(main)``, with Ctrl-C cancelling ``main`` on every Python.
+
+    Python 3.11's ``asyncio.run`` does so itself. On 3.10 SIGINT raises
+    ``KeyboardInterrupt`` wherever the loop happens to be (between creating a coroutine
+    and starting its task, inside a file open...), which leaves "Exception ignored" noise
+    on stderr; here it cancels the main task instead, then raises ``KeyboardInterrupt``.
+    """
+    import signal
+    import threading
+
+    if (
+        sys.version_info >= (3, 11)
+        or sys.platform == "win32"
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):  # the conditions under which 3.11's asyncio.Runner takes over SIGINT
+        return asyncio.run(main)
+
+    async def cancellable() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        interrupted = False
+
+        def interrupt() -> None:
+            nonlocal interrupted
+            interrupted = True
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    return asyncio.run(cancellable())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``powerpost`` command; return its exit code (see ``powerpost --help``).
 
@@ -592,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ui = _make_ui(args.ui, json_output, stdout)
         ctx = Context(settings, ui, json_output=json_output, stdout=stdout, stderr=stderr)
         handler: Handler = args.handler
-        return asyncio.run(handler(args, ctx))
+        return _run(handler(args, ctx))
     except CLIError as error:
         return fail(error.report(), error.code, error.error)
     except (GenerationFailedError, WaitTimeoutError) as error:
