@@ -557,7 +557,7 @@ class Engine:
                     raise outcome
         return [results[i] for i in ids]
 
-    async def _outcomes(
+    def _outcomes(
         self,
         ids: list[str],
         timeout: float | None,
@@ -568,19 +568,22 @@ class Engine:
         name: str,
     ) -> AsyncGenerator[tuple[str, Generation | Exception], None]:
         """Yield ``(id, terminal Generation or per-id error)`` as each id finishes."""
-        if not ids:
-            return
+        outcomes = self._outcomes_of(ids, timeout, interval, max_interval, strategy, on_progress)
+        if self._telemetry is None or not ids:
+            return outcomes  # no extra generator on the way of every result
+        return self._traced_outcomes(outcomes, name, len(ids))
+
+    async def _traced_outcomes(
+        self,
+        inner: AsyncGenerator[tuple[str, Generation | Exception], None],
+        name: str,
+        count: int,
+    ) -> AsyncGenerator[tuple[str, Generation | Exception], None]:
+        """``inner`` in a wait span. Not the current span: it lives across yields, and
+        the requests that answer it are shared with other waits anyway."""
         telemetry = self._telemetry
-        if telemetry is None:
-            async for item in self._outcomes_of(
-                ids, timeout, interval, max_interval, strategy, on_progress
-            ):
-                yield item
-            return
-        # Not the current span: it lives across yields, and the requests that answer it
-        # are shared with other waits anyway.
-        span = telemetry.start_wait(name, len(ids))
-        inner = self._outcomes_of(ids, timeout, interval, max_interval, strategy, on_progress)
+        assert telemetry is not None
+        span = telemetry.start_wait(name, count)
         failure: BaseException | None = None
         try:
             async for item in inner:
@@ -601,6 +604,8 @@ class Engine:
         strategy: Strategy,
         on_progress: ProgressCallback | None,
     ) -> AsyncGenerator[tuple[str, Generation | Exception], None]:
+        if not ids:
+            return
         if self._join is not None:
             await self._join()
         deadline = None if timeout is None else self._clock() + timeout
