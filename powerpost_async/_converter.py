@@ -13,23 +13,38 @@ import json
 import re
 import sys
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._exceptions import ResponseValidationError
 from ._models import (
+    CalendarEntry,
     CreatedGeneration,
+    CreatedImageGeneration,
+    CreatedVideoGeneration,
     Credits,
+    GeneratedImage,
+    GeneratedVideo,
     Generation,
     GenerationError,
     GenerationStatus,
     GenerationSummary,
+    ImageGeneration,
+    ItemAnalytics,
+    Media,
+    Metrics,
     Output,
     Page,
+    Post,
+    PostAction,
+    PostItem,
+    PostItemStatus,
+    PostStatus,
+    VideoGeneration,
     YouTubeOutput,
 )
 
@@ -37,7 +52,9 @@ __all__ = [
     "converter",
     "dumps",
     "loads",
+    "parse_date",
     "parse_datetime",
+    "parse_time",
     "structure",
     "structure_outputs",
     "to_dict",
@@ -133,6 +150,45 @@ def _structure_status(value: Any, _: object) -> GenerationStatus:
     if type(value) is str and value:
         return GenerationStatus(value)  # unknown to us: kept, never terminal
     raise _fail("a status string", value)
+
+
+def _open_status_hook(cls: Any) -> Callable[[Any, object], Any]:
+    """The hook of a status enum: its members at dict speed, unknown values kept."""
+    members = {member.value: member for member in cls}
+
+    def structure_status(value: Any, _: object) -> Any:
+        status = members.get(value) if type(value) is str else None
+        if status is not None:
+            return status
+        if type(value) is str and value:
+            return cls(value)  # unknown to us: kept, never terminal
+        raise _fail("a status string", value)
+
+    return structure_status
+
+
+def parse_date(value: Any, _: object = None) -> date:
+    """A ``YYYY-MM-DD`` day (a full timestamp is accepted too: its date is used)."""
+    if type(value) is not str:
+        raise _fail("a YYYY-MM-DD date", value)
+    try:
+        return date.fromisoformat(value[:10]) if len(value) > 10 else date.fromisoformat(value)
+    except ValueError:
+        raise _fail("a YYYY-MM-DD date", value) from None
+
+
+def parse_time(value: Any, _: object = None) -> time:
+    """An ``HH:MM`` (or ``HH:MM:SS``) time of day."""
+    if type(value) is not str:
+        raise _fail("an HH:MM time", value)
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise _fail("an HH:MM time", value) from None
+
+
+def _format_time(value: time) -> str:
+    return value.strftime("%H:%M") if not value.second and not value.microsecond else str(value)
 
 
 _ISO_FALLBACK = re.compile(
@@ -255,6 +311,45 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
 
     for cls in (GenerationSummary, Generation, CreatedGeneration, Credits):
         conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv))
+    # -- the rest of the API: fewer calls, less documented; unknown fields kept in extra --
+    for status_cls in (PostStatus, PostItemStatus):
+        conv.register_structure_hook(status_cls, _open_status_hook(status_cls))
+        conv.register_unstructure_hook(status_cls, lambda s: s._value_)
+    conv.register_structure_hook(date, parse_date)
+    conv.register_structure_hook(time, parse_time)
+    conv.register_unstructure_hook(date, date.isoformat)
+    conv.register_unstructure_hook(time, _format_time)
+    for optional, hook in (
+        (datetime | None, parse_datetime),
+        (date | None, parse_date),
+        (time | None, parse_time),
+        (float | None, _structure_float),
+        (bool | None, _structure_bool),
+    ):
+        conv.register_structure_hook_func(_is(optional), _optional(hook))
+    for plain in (GeneratedImage, GeneratedVideo):
+        conv.register_structure_hook(plain, make_dict_structure_fn(plain, conv))
+    conv.register_structure_hook(Metrics, _keeping_extra(Metrics, conv))
+    nested: Any
+    for nested in (GeneratedVideo, Metrics):
+        optional_hook = _optional(conv.get_structure_hook(nested))
+        conv.register_structure_hook_func(_is(nested | None), optional_hook)
+    extended: tuple[Any, ...] = (
+        Media,
+        CreatedImageGeneration,
+        CreatedVideoGeneration,
+        ImageGeneration,
+        VideoGeneration,
+        PostItem,
+        Post,
+        PostAction,
+        ItemAnalytics,
+        CalendarEntry,
+    )
+    for model in extended:
+        conv.register_structure_hook(model, _keeping_extra(model, conv))
+    for model in (*extended, Metrics):
+        conv.register_unstructure_hook(model, _flattening_extra(model, conv))
 
     def page_hook_factory(page_type: Any) -> Callable[[Any, Any], Page[Any]]:
         (item_type,) = get_args(page_type) or (Any,)
@@ -280,6 +375,47 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
 
     conv.register_structure_hook_factory(_is_page, page_hook_factory)
     return conv
+
+
+def _optional(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure_optional(value: Any, cls: Any) -> Any:
+        return None if value is None else hook(value, cls)
+
+    return structure_optional
+
+
+def _keeping_extra(cls: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """The hook of a model with an ``extra`` field: unknown fields land there, as sent."""
+    fields = attrs.fields(cls)
+    known = frozenset(f.name for f in fields if f.name != "extra")
+    inner = make_dict_structure_fn(cls, conv)
+
+    def structure_keeping_extra(value: Any, _: object) -> Any:
+        if type(value) is not dict:
+            raise _fail(f"an object ({cls.__name__})", value)
+        unknown = {k: v for k, v in value.items() if k not in known}
+        if unknown:
+            value = {k: v for k, v in value.items() if k in known}
+            value["extra"] = unknown
+        elif "extra" in value:
+            value = {**value, "extra": {}}
+        return inner(value, cls)
+
+    return structure_keeping_extra
+
+
+def _flattening_extra(cls: Any, conv: cattrs.Converter) -> Callable[[Any], Any]:
+    """Unstructure a model with ``extra`` back to the API's shape: the fields it did
+    not know go back beside the others."""
+    inner = make_dict_unstructure_fn(cls, conv, extra=override(omit=True))
+
+    def unstructure_flattening(value: Any) -> Any:
+        data = inner(value)
+        if value.extra:
+            data = {**value.extra, **data}
+        return data
+
+    return unstructure_flattening
 
 
 #: The converter: fast, specialised hooks, no detailed validation.

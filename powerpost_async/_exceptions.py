@@ -10,10 +10,16 @@ PowerPostError
 │   │   ├── BadRequestError           400 (VALIDATION_ERROR, missing workspace header)
 │   │   ├── AuthenticationError       401 (INVALID_API_KEY)
 │   │   ├── InsufficientCreditsError  402 (INSUFFICIENT_CREDITS)
-│   │   ├── PermissionDeniedError     403 (FORBIDDEN, INSUFFICIENT_SCOPE)
+│   │   ├── PermissionDeniedError     403 (FORBIDDEN)
+│   │   │   └── InsufficientScopeError    INSUFFICIENT_SCOPE, adds ``scope``
 │   │   ├── NotFoundError             404 (NOT_FOUND)
-│   │   ├── ConflictError             409 (ALREADY_PUBLISHED)
-│   │   ├── UnprocessableEntityError  422 (PLATFORM_NOT_CONNECTED)
+│   │   ├── ConflictError             409
+│   │   │   └── AlreadyPublishedError     ALREADY_PUBLISHED
+│   │   ├── ContentTooLargeError      413
+│   │   │   ├── FileTooLargeError         FILE_TOO_LARGE
+│   │   │   └── StorageQuotaExceededError STORAGE_QUOTA_EXCEEDED
+│   │   ├── UnprocessableEntityError  422
+│   │   │   └── PlatformNotConnectedError PLATFORM_NOT_CONNECTED, adds ``platforms``
 │   │   ├── RateLimitError            429 (RATE_LIMIT_EXCEEDED), adds ``retry_after``
 │   │   └── InternalServerError       5xx
 │   ├── APIConnectionError            no usable answer: refused, reset, dropped
@@ -22,6 +28,9 @@ PowerPostError
 │   └── ResponseValidationError       the answer could not be read into our models
 │       └── MalformedResponseError    ... because it was not even JSON (truncated, garbled)
 ├── GenerationFailedError             a generation awaited with ``wait`` failed
+│   ├── ImageGenerationFailedError    ... an image generation (some images may be there)
+│   └── VideoGenerationFailedError    ... a video generation
+├── PostFailedError                   a post awaited with ``posts.wait`` had items fail
 └── WaitTimeoutError                  a wait's deadline passed (also a TimeoutError)
 ```
 
@@ -32,32 +41,42 @@ Data is carried as attributes (``status_code``, ``code``, ``message``, ``request
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._models import Generation
+    from ._models import Generation, ImageGeneration, Post, VideoGeneration
 
 __all__ = [
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AlreadyPublishedError",
     "AuthenticationError",
     "BadRequestError",
     "CircuitOpenError",
     "ConflictError",
+    "ContentTooLargeError",
+    "FileTooLargeError",
     "GenerationFailedError",
+    "ImageGenerationFailedError",
     "InsufficientCreditsError",
+    "InsufficientScopeError",
     "InternalServerError",
     "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PlatformNotConnectedError",
+    "PostFailedError",
     "PowerPostError",
     "PowerPostWarning",
     "RateLimitError",
     "ResponseValidationError",
+    "StorageQuotaExceededError",
     "UnprocessableEntityError",
+    "VideoGenerationFailedError",
     "WaitTimeoutError",
 ]
 
@@ -152,6 +171,97 @@ class ConflictError(APIStatusError):
 
 class UnprocessableEntityError(APIStatusError):
     """422: the request is well-formed but cannot be carried out."""
+
+
+def _strings_in(body: object, *names: str) -> list[str]:
+    """String values under ``names`` in the error envelope (or its ``details``)."""
+    found: list[str] = []
+    if not isinstance(body, dict):
+        return found
+    error = body.get("error")
+    for place in (error, error.get("details") if isinstance(error, dict) else None, body):
+        if not isinstance(place, dict):
+            continue
+        for name in names:
+            value = place.get(name)
+            values = value if isinstance(value, list) else [value]
+            found.extend(v for v in values if isinstance(v, str) and v and v not in found)
+    return found
+
+
+_SCOPE = re.compile(r"\b([a-z]+:(?:read|write|generate|publish))\b")
+_PLATFORM_WORDS = ("instagram", "tiktok", "youtube", "x", "facebook", "linkedin")
+
+
+class InsufficientScopeError(PermissionDeniedError):
+    """403 ``INSUFFICIENT_SCOPE``: the API key lacks the scope this endpoint needs.
+
+    Attributes:
+        scope: The missing scope, e.g. ``"posts:publish"``: from the error's
+            ``required_scope`` (or ``scope``) field, else read from its message; ``None``
+            if the answer named none.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 403,
+        code: str | None = "INSUFFICIENT_SCOPE",
+        request_id: str | None = None,
+        body: object = None,
+    ) -> None:
+        named = _strings_in(body, "required_scope", "scope", "missing_scope")
+        match = _SCOPE.search(message)
+        self.scope: str | None = named[0] if named else (match.group(1) if match else None)
+        super().__init__(
+            message, status_code=status_code, code=code, request_id=request_id, body=body
+        )
+
+
+class AlreadyPublishedError(ConflictError):
+    """409 ``ALREADY_PUBLISHED``: the post is not a draft any more (publishing, published
+    or failed); nothing was done."""
+
+
+class ContentTooLargeError(APIStatusError):
+    """413: the upload was refused for its size."""
+
+
+class FileTooLargeError(ContentTooLargeError):
+    """413 ``FILE_TOO_LARGE``: the file is over its type's limit."""
+
+
+class StorageQuotaExceededError(ContentTooLargeError):
+    """413 ``STORAGE_QUOTA_EXCEEDED``: the workspace's storage is full."""
+
+
+class PlatformNotConnectedError(UnprocessableEntityError):
+    """422 ``PLATFORM_NOT_CONNECTED``: a platform of the post is not connected to the
+    workspace.
+
+    Attributes:
+        platforms: The platforms the answer named (from a ``platforms`` or ``platform``
+            field, else from its message); empty if it named none.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 422,
+        code: str | None = "PLATFORM_NOT_CONNECTED",
+        request_id: str | None = None,
+        body: object = None,
+    ) -> None:
+        named = _strings_in(body, "platforms", "platform")
+        if not named:
+            words = re.findall(r"[a-z]+", message.lower())
+            named = [p for p in _PLATFORM_WORDS if p in words and p != "x"]
+        self.platforms: tuple[str, ...] = tuple(named)
+        super().__init__(
+            message, status_code=status_code, code=code, request_id=request_id, body=body
+        )
 
 
 class RateLimitError(APIStatusError):
@@ -286,6 +396,74 @@ class GenerationFailedError(PowerPostError):
         return (type(self), (self.generation,))
 
 
+class ImageGenerationFailedError(GenerationFailedError):
+    """An image generation that was awaited ended ``failed``.
+
+    Some images may still have been made (a partial failure): they are in
+    ``image_generation.images``, each with its ``media_id``, and only they were charged.
+
+    Attributes:
+        image_generation: The failed [`ImageGeneration`][powerpost_async.ImageGeneration].
+    """
+
+    def __init__(self, image_generation: ImageGeneration) -> None:
+        self.image_generation = image_generation
+        error = image_generation.error
+        detail = f"{error.code}: {error.message}" if error is not None else "no error details"
+        made = len(image_generation.images)
+        kept = f"; {made} image(s) were made and kept" if made else ""
+        PowerPostError.__init__(
+            self,
+            f"image generation {image_generation.image_generation_id} failed ({detail}){kept}",
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.image_generation,))
+
+
+class VideoGenerationFailedError(GenerationFailedError):
+    """A video generation that was awaited ended ``failed`` (its credits are refunded).
+
+    Attributes:
+        video_generation: The failed [`VideoGeneration`][powerpost_async.VideoGeneration].
+    """
+
+    def __init__(self, video_generation: VideoGeneration) -> None:
+        self.video_generation = video_generation
+        error = video_generation.error
+        detail = f"{error.code}: {error.message}" if error is not None else "no error details"
+        PowerPostError.__init__(
+            self, f"video generation {video_generation.video_generation_id} failed ({detail})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.video_generation,))
+
+
+class PostFailedError(PowerPostError):
+    """A post awaited with ``posts.wait`` finished with items that failed.
+
+    The items that did go out are not lost: ``post.items`` holds every item's status
+    (``posted`` ones with their ``platform_post_id``).
+
+    Attributes:
+        post: The finished [`Post`][powerpost_async.Post].
+        failed_items: The items that failed.
+    """
+
+    def __init__(self, post: Post) -> None:
+        self.post = post
+        self.failed_items = tuple(item for item in post.items if item.status == "failed")
+        posted = sum(1 for item in post.items if item.status == "posted")
+        super().__init__(
+            f"post {post.post_id} ended {post.status}: {len(self.failed_items)} of "
+            f"{len(post.items)} item(s) failed, {posted} posted"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.post,))
+
+
 class WaitTimeoutError(PowerPostError, TimeoutError):
     """A wait's deadline passed before the generation(s) finished.
 
@@ -362,13 +540,33 @@ STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    413: ContentTooLargeError,
     422: UnprocessableEntityError,
     429: RateLimitError,
 }
 
 
-def status_error_class(status_code: int) -> type[APIStatusError]:
-    """The exception class for an HTTP error status."""
+#: Error codes with a class of their own, each under its status's class.
+CODE_ERRORS: dict[str, type[APIStatusError]] = {
+    "INSUFFICIENT_SCOPE": InsufficientScopeError,
+    "ALREADY_PUBLISHED": AlreadyPublishedError,
+    "FILE_TOO_LARGE": FileTooLargeError,
+    "STORAGE_QUOTA_EXCEEDED": StorageQuotaExceededError,
+    "PLATFORM_NOT_CONNECTED": PlatformNotConnectedError,
+}
+
+
+def status_error_class(status_code: int, code: str | None = None) -> type[APIStatusError]:
+    """The exception class for an HTTP error status (and its error code, if it has one).
+
+    A code's own class is used only under the status it belongs to, so that, say, a 500
+    carrying ``ALREADY_PUBLISHED`` stays a server error (retried as one).
+    """
     if status_code >= 500:
         return InternalServerError
-    return STATUS_ERRORS.get(status_code, APIStatusError)
+    cls = STATUS_ERRORS.get(status_code, APIStatusError)
+    if code is not None:
+        special = CODE_ERRORS.get(code)
+        if special is not None and issubclass(special, cls) and cls is not APIStatusError:
+            return special
+    return cls

@@ -241,7 +241,7 @@ def error_from_response(response: Response, *, now: float) -> APIStatusError:
     if message is None:
         message = f"{_reason(status)}; {_describe_body(response.content)}"
 
-    cls = status_error_class(status)
+    cls = status_error_class(status, code)
     if cls is RateLimitError:
         return RateLimitError(
             message,

@@ -11,6 +11,7 @@ from email.utils import format_datetime
 import pytest
 
 from powerpost_async import (
+    AlreadyPublishedError,
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -18,16 +19,21 @@ from powerpost_async import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    ContentTooLargeError,
+    FileTooLargeError,
     InsufficientCreditsError,
+    InsufficientScopeError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PlatformNotConnectedError,
     PowerPost,
     PowerPostError,
     RateLimitError,
     Request,
     Response,
     ResponseValidationError,
+    StorageQuotaExceededError,
     UnprocessableEntityError,
 )
 
@@ -69,14 +75,20 @@ CREATED = Response.from_json(200, load_sample("create_generation"))
         (401, "INVALID_API_KEY", AuthenticationError),
         (402, "INSUFFICIENT_CREDITS", InsufficientCreditsError),
         (403, "FORBIDDEN", PermissionDeniedError),
-        (403, "INSUFFICIENT_SCOPE", PermissionDeniedError),
+        (403, "INSUFFICIENT_SCOPE", InsufficientScopeError),
         (404, "NOT_FOUND", NotFoundError),
-        (409, "ALREADY_PUBLISHED", ConflictError),
-        (413, "FILE_TOO_LARGE", APIStatusError),
-        (422, "PLATFORM_NOT_CONNECTED", UnprocessableEntityError),
+        (409, "ALREADY_PUBLISHED", AlreadyPublishedError),
+        (409, "CANNOT_CANCEL", ConflictError),
+        (413, "FILE_TOO_LARGE", FileTooLargeError),
+        (413, "STORAGE_QUOTA_EXCEEDED", StorageQuotaExceededError),
+        (413, "PAYLOAD_TOO_LARGE", ContentTooLargeError),
+        (418, "ALREADY_PUBLISHED", APIStatusError),
+        (422, "PLATFORM_NOT_CONNECTED", PlatformNotConnectedError),
+        (422, "SCHEDULE_LIMIT_REACHED", UnprocessableEntityError),
         (429, "RATE_LIMIT_EXCEEDED", RateLimitError),
         (500, "INTERNAL_ERROR", InternalServerError),
         (503, "INTERNAL_ERROR", InternalServerError),
+        (500, "ALREADY_PUBLISHED", InternalServerError),
     ],
 )
 async def test_status_and_envelope_become_typed_errors(
@@ -99,6 +111,46 @@ async def test_status_and_envelope_become_typed_errors(
     assert str(error) == f"{status} {code}: Human readable words (request id req_123)"
     clone = pickle.loads(pickle.dumps(error))
     assert (type(clone), clone.code, clone.request_id) == (cls, code, "req_123")
+
+
+@pytest.mark.parametrize(
+    ("error", "scope"),
+    [
+        ({"required_scope": "posts:publish"}, "posts:publish"),
+        ({"details": {"scope": "media:write"}}, "media:write"),
+        ({"message": "This API key is missing the required scope: images:generate"}, None),
+        ({"message": "no scope named here"}, None),
+    ],
+)
+async def test_missing_scope_is_readable_from_the_error(
+    make_client: ClientFactory, error: dict[str, object], scope: str | None
+) -> None:
+    body = {"error": {"code": "INSUFFICIENT_SCOPE", "message": "Missing scope", **error}}
+    async with make_client(scripted(Response.from_json(403, body)), max_retries=0) as pp:
+        with pytest.raises(InsufficientScopeError) as info:
+            await pp.generations.get("abc")
+    expected = scope or ("images:generate" if "images:generate" in str(error) else None)
+    assert info.value.scope == expected
+    assert isinstance(info.value, PermissionDeniedError)
+    assert pickle.loads(pickle.dumps(info.value)).scope == expected
+
+
+@pytest.mark.parametrize(
+    ("error", "platforms"),
+    [
+        ({"platforms": ["tiktok", "x"]}, ("tiktok", "x")),
+        ({"platform": "linkedin"}, ("linkedin",)),
+        ({"message": "Connect your Instagram and TikTok accounts first"}, ("instagram", "tiktok")),
+    ],
+)
+async def test_unconnected_platforms_are_readable_from_the_error(
+    make_client: ClientFactory, error: dict[str, object], platforms: tuple[str, ...]
+) -> None:
+    body = {"error": {"code": "PLATFORM_NOT_CONNECTED", "message": "Not connected", **error}}
+    async with make_client(scripted(Response.from_json(422, body)), max_retries=0) as pp:
+        with pytest.raises(PlatformNotConnectedError) as info:
+            await pp.generations.get("abc")
+    assert info.value.platforms == platforms
 
 
 async def test_non_json_error_body_still_says_something(make_client: ClientFactory) -> None:
