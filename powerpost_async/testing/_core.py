@@ -12,6 +12,11 @@ settled the same way, at the start of every request and every peek.
 ``quirks`` (see `Quirks`) are read at every request, so switching one takes effect at
 once; whatever state a walk through the list pages needs travels in its cursors.
 
+The endpoints beyond captions (media, images, videos, posts, analytics, calendar) are
+routed to `powerpost_async.testing._more.More`, which also checks every request's scope;
+an upload's body reaches `handle` as an `Upload` (facts gathered while it streamed past,
+see ``_multipart``), never as the file's bytes.
+
 ``GET /_fake/stats`` (`STATS_PATH`) is the fake's own: live counters, outside the API's
 paths, answered without a key and never logged, faulted or rate-limited.
 """
@@ -54,16 +59,21 @@ from powerpost_async._limits import (
     MAX_PAGE_SIZE,
     MAX_PROMPT,
     MAX_SOURCE_URLS,
+    MEDIA_UPLOAD_PATH,
 )
 from powerpost_async.testing._faults import Endpoint, Fault, Faults
 from powerpost_async.testing._log import RequestLog, RequestRecord
+from powerpost_async.testing._multipart import Upload, read_bytes
 from powerpost_async.testing._quirks import Quirks
+from powerpost_async.testing._routes import route as route_more
 
 __all__ = [
     "COSTS",
     "DEFAULT_API_KEY",
     "DEFAULT_CREDITS",
     "DEFAULT_EPOCH",
+    "DEFAULT_POST_DURATION",
+    "DEFAULT_STORAGE_QUOTA",
     "DEFAULT_WORKSPACE_ID",
     "STATS_PATH",
     "Core",
@@ -75,6 +85,9 @@ __all__ = [
 DEFAULT_API_KEY = "pp_live_sk_test"
 DEFAULT_WORKSPACE_ID = "ws_test"
 DEFAULT_CREDITS = 1000
+#: Bytes each workspace may upload, and seconds each post item takes to post.
+DEFAULT_STORAGE_QUOTA = 10 * 1024**3
+DEFAULT_POST_DURATION = 3.0
 #: ``created_at`` of a generation made when the server's clock read its starting value.
 DEFAULT_EPOCH = datetime(2026, 1, 10, 18, 30, tzinfo=timezone.utc)
 #: Credits a generation costs, by research mode (the documented examples).
@@ -119,6 +132,7 @@ _GENERATE = GENERATE_PATH
 _CREDITS = CREDITS_PATH
 _CURSOR_VERSION = "v1"  # the position of the last item served, nothing more
 _WALK_CURSOR_VERSION = "v2"  # that, and the state of the walk (see _Cursor)
+_CAPTION_ENDPOINTS = frozenset({"list", "get", "create", "credits"})
 _CAPTION_STYLE = {
     "instagram": "✨ {topic}{cta}\n\n{tags} #instagood",
     "tiktok": "POV: {topic}{cta} {tags} #fyp",
@@ -143,18 +157,27 @@ class _ApiError(Exception):
     """An error answer, in the documented envelope."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, retry_after: int | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.extra = extra
 
     def payload(self) -> dict[str, Any]:
         error: dict[str, Any] = {"message": self.message, "code": self.code}
         if self.retry_after is not None:
             error["retryAfter"] = self.retry_after
+        if self.extra:
+            error.update(self.extra)
         return {"error": error}
 
 
@@ -253,6 +276,7 @@ class _Result:
     payload: Any
     quota: _Quota
     generation_id: str | None = None
+    object_id: str | None = None  # of the other endpoints (see RequestRecord.object_id)
 
 
 class Core:
@@ -272,6 +296,11 @@ class Core:
         epoch: datetime,
         quirks: Quirks | None = None,
         on_request: RequestHook | None = None,
+        scopes: Mapping[str, Iterable[str]] | None = None,
+        storage_quota: int = DEFAULT_STORAGE_QUOTA,
+        image_failure_rate: float = 0.0,
+        post_duration: float = DEFAULT_POST_DURATION,
+        connected_platforms: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.workspaces: dict[str, tuple[str, ...]] = _check_keys(keys)
         self._balances = _check_credits(credits, self.workspaces)
@@ -300,6 +329,18 @@ class Core:
         # Per workspace, sorted by position: the positions, and the generations.
         self._index: dict[str, tuple[list[tuple[int, int]], list[_Generation]]] = {}
         self._unrefunded: list[_Generation] = []
+        # Media, images, videos, posts, analytics, calendar (imported here: it uses us).
+        from powerpost_async.testing._more import More
+
+        self.more = More(
+            self,
+            seed=seed,
+            scopes=scopes,
+            storage_quota=storage_quota,
+            image_failure_rate=image_failure_rate,
+            post_duration=post_duration,
+            connected_platforms=connected_platforms,
+        )
 
     @property
     def pending(self) -> Duration:
@@ -322,7 +363,12 @@ class Core:
     # -- the request handler --------------------------------------------------------------
 
     def handle(
-        self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: Mapping[str, str],
+        body: bytes | Upload,
     ) -> Reply:
         """Answer one request.
 
@@ -331,7 +377,9 @@ class Core:
             raw_path: The path, still percent-encoded.
             raw_query: The query string without ``?``, still percent-encoded.
             headers: The request headers (looked up case-insensitively).
-            body: The request body (empty if none).
+            body: The request body (empty if none); for an upload, what the server
+                gathered of it while it streamed past (see `handle_upload`), or the
+                whole body as bytes.
         """
         now = self._clock()
         self._settle(now)
@@ -370,6 +418,7 @@ class Core:
             fault=fault.kind if fault is not None else None,
             executed=fault is None or fault.executed,
             generation_id=result.generation_id,
+            object_id=result.object_id,
         )
         self.log._append(record)
         if self.on_request is not None:
@@ -381,6 +430,37 @@ class Core:
             delay=fault.delay if fault is not None else 0.0,
             drop=drop,
         )
+
+    def upload_limit(self, headers: Mapping[str, str], media_type: str | None) -> int:
+        """How many bytes of an upload's file are worth reading before answering.
+
+        The per-type limit (the larger one while ``media_type`` is unknown), or what is
+        left of the workspace's storage quota if less; 0 when the request will be
+        refused anyway (no key, missing scope, not the key's workspace), so that a
+        server stops reading at once. Past it, the answer is a 413.
+        """
+        headers = CIMultiDictProxy(CIMultiDict(headers))
+        key = _api_key(headers)
+        if key is None or key not in self.workspaces:
+            return 0
+        workspace = headers.get("X-Workspace-Id", "").strip()
+        try:
+            self.more.authorize(key, "upload")
+        except _ApiError:
+            return 0
+        if workspace not in self.workspaces[key]:
+            return 0
+        self._settle(self._clock())
+        return self.more.upload_limit(workspace, media_type)
+
+    def handle_upload(self, raw_query: str, headers: Mapping[str, str], upload: Upload) -> Reply:
+        """Answer ``POST /media/upload`` from the facts gathered of its body.
+
+        The servers read the multipart body as it streams, keeping only its ``type``,
+        the file's name, content type, size and first bytes (see `upload_limit` for
+        when they stop), and hand those here: the core never holds the file.
+        """
+        return self.handle("POST", MEDIA_UPLOAD_PATH, raw_query, headers, upload)
 
     def _preempt(self, fault: Fault, headers: Mapping[str, str], now: float) -> _Result:
         """The answer to a request that an injected fault stops before the API sees it."""
@@ -399,24 +479,42 @@ class Core:
         route: tuple[Endpoint, str | None] | _ApiError,
         headers: Mapping[str, str],
         query: Mapping[str, str],
-        body: bytes,
+        body: bytes | Upload,
         now: float,
     ) -> _Result:
         quota = self._limiter.peek(None, now)
         generation_id: str | None = None
+        object_id: str | None = None
         try:
             if isinstance(route, _ApiError):
                 raise route
-            endpoint, generation_id = route
+            endpoint, target = route
+            if endpoint in _CAPTION_ENDPOINTS:
+                generation_id = target
+            else:
+                object_id = target
             key = _api_key(headers)
             if key is None or key not in self.workspaces:
                 raise _ApiError(401, "INVALID_API_KEY", "Invalid or missing API key")
             quota, allowed = self._limiter.take(key, now)
             if not allowed:
                 raise _rate_limited(max(1, math.ceil(quota.reset - now)))
+            self.more.authorize(key, endpoint)
             if endpoint == "credits":
                 return _Result(200, {"balance": self._balances[key]}, quota)
             workspace = self._workspace(key, headers)
+            if endpoint not in _CAPTION_ENDPOINTS:
+                if endpoint == "upload" and not isinstance(body, Upload):
+                    body = read_bytes(
+                        body,
+                        headers.get("Content-Type"),
+                        lambda kind: self.more.upload_limit(workspace, kind),
+                    )
+                status, payload, object_id = self.more.execute(
+                    endpoint, target, key, workspace, query, body, now
+                )
+                return _Result(status, payload, quota, object_id=object_id)
+            body = body if isinstance(body, bytes) else b""
             if endpoint == "list":
                 payload = self._list(workspace, query, now)
             elif endpoint == "get":
@@ -426,7 +524,7 @@ class Core:
                 generation_id = payload["generation_id"]
             return _Result(200, payload, quota, generation_id)
         except _ApiError as error:
-            return _Result(error.status, error.payload(), quota, generation_id)
+            return _Result(error.status, error.payload(), quota, generation_id, object_id)
 
     def _headers(self, request_id: str, quota: _Quota, length: int, now: float) -> dict[str, str]:
         reset_unix = self._epoch.timestamp() + (quota.reset - self._origin)
@@ -608,7 +706,9 @@ class Core:
         return generation
 
     def _settle(self, now: float) -> None:
-        """Refund the failed generations whose failure is visible by ``now``."""
+        """Refund the failed generations whose failure is visible by ``now``; and the
+        rest of the clock's work (images, videos, posts: `More.settle`)."""
+        self.more.settle(now)
         if not any(g.ends <= now for g in self._unrefunded):
             return
         for generation in self._unrefunded:
@@ -679,6 +779,7 @@ class Core:
             for g in self._by_id.values()
             if g.account is not None and g.status(now) != "failed"
         )
+        used += self.more.used(now)
         return {
             "uptime_s": round(now - self._origin, 3),
             "requests": {
@@ -688,6 +789,7 @@ class Core:
                 "faults": dict(sorted(faults.items())),
             },
             "generations": {"total": len(self._by_id)} | {s: statuses[s] for s in STATUSES},
+            **self.more.stats(now),
             "credits": {"used": used, "balance": sum(self._balances.values())},
         }
 
@@ -720,9 +822,36 @@ class Core:
             raise KeyError(generation_id)
         return self._model(generation, now)
 
+    def generation_webhook(self, generation_id: str, now: float) -> dict[str, Any]:
+        """The ``generation.completed``/``.failed`` webhook envelope of a finished one.
+
+        Raises:
+            KeyError: No generation has this id.
+            ValueError: It has not finished yet.
+        """
+        generation = self._by_id.get(generation_id)
+        if generation is None:
+            raise KeyError(f"no generation with id {generation_id!r}")
+        detail = self._detail(generation, now)
+        status = detail["status"]
+        data: dict[str, Any] = {"generation_id": generation_id, "status": status}
+        if status == "completed":
+            data["outputs"] = detail["outputs"]
+        elif status == "failed":
+            data["error_code"] = FAILURE["code"]
+            data["error_message"] = FAILURE["message"]
+        else:
+            raise ValueError(f"generation {generation_id} is still {status}")
+        return {
+            "event": f"generation.{status}",
+            "timestamp": _iso(self._at(generation.ends)),
+            "workspace_id": generation.workspace_id,
+            "data": data,
+        }
+
     def has(self, generation_id: str) -> bool:
-        """Whether a generation has this id."""
-        return generation_id in self._by_id
+        """Whether a generation (caption, image or video) has this id."""
+        return generation_id in self._by_id or self.more.has(generation_id)
 
     def timeline(self, generation_id: str) -> tuple[float, float, float]:
         """(created, starts, ends) on the server clock; ``inf`` where it is held."""
@@ -780,13 +909,15 @@ class Core:
         ]
 
     def complete_all(self) -> None:
-        """End every unfinished generation now, with the outcome drawn for it."""
-        self.complete(self._by_id)
+        """End every unfinished generation (caption, image, video) now, as drawn."""
+        self.complete([*self._by_id, *self.more.image_jobs, *self.more.video_jobs])
 
     def complete(self, generation_ids: Iterable[str]) -> None:
         """End these generations now (those unfinished), with the outcome drawn for each."""
         now = self._clock()
         for generation_id in generation_ids:
+            if self.more.complete(generation_id, now):
+                continue
             generation = self._by_id[generation_id]
             if generation.ends > now:
                 generation.starts = min(generation.starts, now)
@@ -812,7 +943,12 @@ def _route(method: str, raw_path: str) -> tuple[Endpoint, str | None] | _ApiErro
     elif raw_path == _CREDITS:
         endpoint, allowed = "credits", "GET"
     else:
-        return _ApiError(404, "NOT_FOUND", f"No route for {raw_path}")
+        found = route_more(method, raw_path)
+        if found is None:
+            return _ApiError(404, "NOT_FOUND", f"No route for {raw_path}")
+        if isinstance(found, str):
+            return _ApiError(405, "METHOD_NOT_ALLOWED", found)
+        return found
     if method != allowed:
         return _ApiError(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {raw_path}")
     return endpoint, target

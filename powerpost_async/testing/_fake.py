@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -23,11 +32,14 @@ from powerpost_async import (
     Request,
     Response,
 )
+from powerpost_async._limits import MEDIA_UPLOAD_PATH
 from powerpost_async.testing._clock import VirtualClock
 from powerpost_async.testing._core import (
     DEFAULT_API_KEY,
     DEFAULT_CREDITS,
     DEFAULT_EPOCH,
+    DEFAULT_POST_DURATION,
+    DEFAULT_STORAGE_QUOTA,
     DEFAULT_WORKSPACE_ID,
     STATS_PATH,
     Core,
@@ -37,6 +49,7 @@ from powerpost_async.testing._core import (
 )
 from powerpost_async.testing._faults import Faults
 from powerpost_async.testing._log import RequestLog
+from powerpost_async.testing._multipart import read_aiohttp, read_chunks
 from powerpost_async.testing._quirks import Quirks
 
 __all__ = ["FakePowerPost", "FakeTransport"]
@@ -45,6 +58,12 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # In-flight handlers get this long (real seconds) to finish when the server closes.
 _SHUTDOWN_TIMEOUT = 0.25
+# A streamed request body (not an upload) is read whole up to this size, then refused.
+_MAX_JSON_BODY = 16 * 1024 * 1024
+# After answering an upload early, the rest of its body is dropped for this long (real
+# seconds) at most, as aiohttp's lingering close would.
+_LINGER = 10.0
+_MAX_DISCARDED_CHUNKS = 2**22
 
 
 @attrs.frozen
@@ -73,6 +92,15 @@ class FakePowerPost:
     makes a whole lifecycle take no real time. Faults can be injected (`faults`),
     legal but unusual behaviours switched on (`quirks`), and every request is logged
     (`requests`).
+
+    It also serves media upload (multipart, read as it streams: never held in
+    memory), image and video generations (on the same clock, charged and refunded),
+    posts (create, get, publish, schedule, cancel-publish; items post one after
+    another, ``post_duration`` seconds each), post-item analytics and the calendar, and
+    checks every request's scope. Trigger words: a prompt containing ``[fail]`` makes
+    an image or video generation fail (every image), ``[partial]`` makes half of an
+    image generation's images fail (at least one); a post item whose content contains
+    ``[fail]`` fails to post.
 
     Use it in one of three ways:
 
@@ -116,6 +144,18 @@ class FakePowerPost:
             [`RequestRecord`][powerpost_async.testing.RequestRecord] once it is answered
             (and logged), on either transport: e.g. to print requests as they come. It
             runs inside the request, so it should be quick and must not raise.
+        scopes: API key -> the scopes it holds; keys left out hold all 14. A request
+            whose endpoint needs a scope the key lacks gets 403 ``INSUFFICIENT_SCOPE``.
+        storage_quota: Bytes of uploads each workspace may hold (generated media do not
+            count); past it an upload gets 413 ``STORAGE_QUOTA_EXCEEDED``.
+        image_failure_rate: The chance that each image of an image generation fails
+            (the generation then ends ``failed`` with the others; the failed ones are
+            refunded). ``failure_rate`` fails a whole image or video generation.
+        post_duration: Seconds each post item takes to post; a post's items post one
+            after another, after ``pending`` seconds.
+        connected_platforms: Workspace -> the platforms connected in it; workspaces
+            left out have all six. Change it later with `connect_platforms()` and
+            `disconnect_platforms()`.
 
     Besides the API, the server answers ``GET /_fake/stats`` (`stats_url`) with `stats()`
     as JSON: live counters for a person or a dashboard watching a long run. That path is
@@ -137,6 +177,11 @@ class FakePowerPost:
         epoch: datetime = DEFAULT_EPOCH,
         quirks: Quirks | None = None,
         on_request: RequestHook | None = None,
+        scopes: Mapping[str, Iterable[str]] | None = None,
+        storage_quota: int = DEFAULT_STORAGE_QUOTA,
+        image_failure_rate: float = 0.0,
+        post_duration: float = DEFAULT_POST_DURATION,
+        connected_platforms: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         if quirks is not None and not isinstance(quirks, Quirks):
             raise TypeError(f"quirks must be a Quirks, got {type(quirks).__name__}")
@@ -152,6 +197,11 @@ class FakePowerPost:
             epoch=epoch,
             quirks=quirks,
             on_request=on_request,
+            scopes=scopes,
+            storage_quota=storage_quota,
+            image_failure_rate=image_failure_rate,
+            post_duration=post_duration,
+            connected_platforms=connected_platforms,
         )
         self._clock = clock
         if sleep is None:
@@ -316,8 +366,9 @@ class FakePowerPost:
     def complete_all(self) -> None:
         """End every unfinished generation now, each with its drawn outcome.
 
-        Completed, or failed (and refunded) if ``failure_rate`` drew it so. Works with
-        any clock.
+        Caption, image and video generations alike: completed, or failed (and refunded)
+        if ``failure_rate``, ``image_failure_rate`` or a trigger word drew it so. Works
+        with any clock. (Posts publish on the clock: see `advance()`.)
         """
         self._core.complete_all()
 
@@ -325,6 +376,7 @@ class FakePowerPost:
         """End these generations now (those not finished yet), each with its drawn outcome.
 
         What a webhook test needs: one generation finishes, the others keep going.
+        Caption, image and video generation ids may be mixed.
 
         Raises:
             KeyError: No generation has one of these ids (then none is ended).
@@ -337,6 +389,10 @@ class FakePowerPost:
     def advance(self, seconds: float) -> None:
         """Move the server's [`VirtualClock`][powerpost_async.testing.VirtualClock] forward.
 
+        Everything due by then happens, in time order: generations finish (failed ones
+        are refunded), scheduled posts start publishing, post items post (and are
+        charged for).
+
         Raises:
             TypeError: The server's clock is not a
                 [`VirtualClock`][powerpost_async.testing.VirtualClock].
@@ -344,6 +400,115 @@ class FakePowerPost:
         if not isinstance(self._clock, VirtualClock):
             raise TypeError("advance() needs FakePowerPost(clock=VirtualClock())")
         self._clock.advance(seconds)
+        self._core._settle(self._clock())
+
+    # -- beyond captions: peeks, platforms, webhooks ------------------------------------
+
+    def image_generation(self, image_generation_id: str) -> dict[str, Any]:
+        """What ``GET /images/generations/{id}`` would answer now, in any workspace.
+
+        Raises:
+            KeyError: No image generation has this id.
+        """
+        return self._peek("image", image_generation_id)
+
+    def video_generation(self, video_generation_id: str) -> dict[str, Any]:
+        """What ``GET /videos/generations/{id}`` would answer now, in any workspace.
+
+        Raises:
+            KeyError: No video generation has this id.
+        """
+        return self._peek("video", video_generation_id)
+
+    def post(self, post_id: str) -> dict[str, Any]:
+        """What ``GET /posts/{id}`` would answer now, in any workspace.
+
+        Raises:
+            KeyError: No post has this id.
+        """
+        return self._peek("post", post_id)
+
+    def calendar_entry(self, entry_id: str) -> dict[str, Any]:
+        """What ``GET /calendar/entries/{id}`` would answer now, in any workspace.
+
+        Raises:
+            KeyError: No calendar entry has this id (or it was deleted).
+        """
+        return self._peek("entry", entry_id)
+
+    def media(self, media_id: str) -> dict[str, Any]:
+        """One media of any workspace, as the fake knows it: ``media_id``,
+        ``workspace_id``, ``type``, ``file_name``, ``file_size``, ``mime_type``,
+        ``created_at``, ``source`` (``upload``, ``image_generation`` or
+        ``video_generation``), ``generation_id`` (of that generation), and ``width``,
+        ``height``, ``duration`` (``None`` for uploads).
+
+        Raises:
+            KeyError: No media has this id, or not yet (a generated image or video
+                exists once its generation completed).
+        """
+        return self._peek("media", media_id)
+
+    def _peek(self, kind: str, object_id: str) -> dict[str, Any]:
+        now = self._clock()
+        self._core._settle(now)
+        try:
+            return self._core.more.peek(kind, object_id, now)
+        except KeyError:
+            raise KeyError(f"no {kind} with id {object_id!r}") from None
+
+    def connected_platforms(self, workspace_id: str | None = None) -> frozenset[str]:
+        """The platforms connected in a workspace (default `workspace_id`)."""
+        return self._core.more.connected(self._known_workspace(workspace_id))
+
+    def connect_platforms(self, *platforms: str, workspace_id: str | None = None) -> None:
+        """Connect platforms (``"x"``, ``"instagram"``...) in a workspace, from now on.
+
+        Raises:
+            ValueError: An unknown platform or workspace.
+        """
+        self._core.more.set_connected(self._known_workspace(workspace_id), platforms, True)
+
+    def disconnect_platforms(self, *platforms: str, workspace_id: str | None = None) -> None:
+        """Disconnect platforms in a workspace, from now on.
+
+        Publishing or scheduling a post with an item on one of them then gets 422
+        ``PLATFORM_NOT_CONNECTED``; a scheduled post whose time comes posts its other
+        items and fails those (item error ``PLATFORM_NOT_CONNECTED``).
+
+        Raises:
+            ValueError: An unknown platform or workspace.
+        """
+        self._core.more.set_connected(self._known_workspace(workspace_id), platforms, False)
+
+    def _known_workspace(self, workspace_id: str | None) -> str:
+        workspace = self.workspace_id if workspace_id is None else workspace_id
+        if not any(workspace in owned for owned in self._core.workspaces.values()):
+            raise ValueError(f"no configured key owns workspace {workspace!r}")
+        return workspace
+
+    def webhook_event(self, object_id: str) -> bytes:
+        """The body PowerPost would POST to a webhook when this finished, as bytes.
+
+        For a caption generation: ``generation.completed`` or ``generation.failed``;
+        an image generation: ``image_generation.completed`` or
+        ``image_generation.failed``; a post: ``post.published`` or ``post.failed``. The
+        envelope (``event``, ``timestamp`` of the finish, ``workspace_id``, ``data``) is
+        what [`parse_webhook()`][powerpost_async.webhooks.parse_webhook] reads. The fake
+        sends nothing by itself: hand these bytes to your webhook handler.
+
+        Raises:
+            KeyError: Nothing has this id (video generations have no webhook event).
+            ValueError: It has not finished yet.
+        """
+        from powerpost_async.testing._core import dumps
+
+        now = self._clock()
+        self._core._settle(now)
+        envelope = self._core.more.webhook(object_id, now)
+        if envelope is None:
+            envelope = self._core.generation_webhook(object_id, now)
+        return dumps(envelope)
 
     # -- in memory ------------------------------------------------------------------------
 
@@ -442,17 +607,40 @@ class FakePowerPost:
 
     async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
         url = request.rel_url
-        body = await request.read()
-        reply = self._core.handle(
-            request.method, url.raw_path, url.raw_query_string, request.headers, body
-        )
+        unread = False  # an upload whose body was not read to its end
+        if request.method == "POST" and url.raw_path == MEDIA_UPLOAD_PATH:
+            # Streamed: only facts of the file are kept, and reading stops past the limit.
+            headers = request.headers
+            upload = await read_aiohttp(
+                request, lambda kind: self._core.upload_limit(headers, kind)
+            )
+            if upload.complete and upload.problem is None:
+                await _discard(request)  # the epilogue, if any: the body is read through
+            reply = self._core.handle_upload(url.raw_query_string, headers, upload)
+            unread = not request.content.at_eof()
+        else:
+            body = await request.read()
+            reply = self._core.handle(
+                request.method, url.raw_path, url.raw_query_string, request.headers, body
+            )
         if reply.delay:
             await self._sleep(reply.delay)
         if reply.drop and request.transport is not None:
             # Close without answering; aiohttp then finds the connection gone and
             # gives up writing the response below, quietly.
             request.transport.close()
-        return web.Response(status=reply.status or 500, body=reply.body, headers=reply.headers)
+        response = web.Response(status=reply.status or 500, body=reply.body, headers=reply.headers)
+        if unread and not reply.drop:
+            # Answer at once (a 413: the file passed the limit), then close. What the
+            # client still sends meanwhile is read and dropped here, while the request
+            # is current (closing on unread bytes would reset the connection, and the
+            # client could lose the answer).
+            response.force_close()
+            await response.prepare(request)
+            await response.write_eof()
+            if not await _discard(request):
+                request.protocol.force_close()
+        return response
 
 
 class FakeTransport:
@@ -482,13 +670,22 @@ class FakeTransport:
         url = URL(request.url, encoded=True)
         # A real exchange takes at least one pass of the event loop: let others run.
         await asyncio.sleep(0)
-        reply: Reply = self._core.handle(
-            request.method,
-            url.raw_path,
-            url.raw_query_string,
-            request.headers,
-            request.content or b"",
-        )
+        content: object = request.content
+        reply: Reply
+        if request.method == "POST" and url.raw_path == MEDIA_UPLOAD_PATH:
+            # Parsed as it comes, chunk by chunk: the file is never held whole.
+            headers = request.headers
+            upload = await read_chunks(
+                _chunks(content),
+                headers.get("Content-Type"),
+                lambda kind: self._core.upload_limit(headers, kind),
+            )
+            reply = self._core.handle_upload(url.raw_query_string, headers, upload)
+        else:
+            body = await _read_whole(content)
+            reply = self._core.handle(
+                request.method, url.raw_path, url.raw_query_string, request.headers, body
+            )
         where = f"{request.method} {url.raw_path}"
         if request.timeout is not None and reply.delay >= request.timeout:
             await self._sleep(request.timeout)
@@ -505,3 +702,51 @@ class FakeTransport:
     async def aclose(self) -> None:
         """Mark the transport closed (the server is not affected)."""
         self.closed = True
+
+
+async def _discard(request: web.BaseRequest) -> bool:
+    """Read and drop the rest of a request body: until its end, the client closing, or
+    `_LINGER` seconds. Whether the end was reached."""
+    if request.content.at_eof():
+        return True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _LINGER
+    with contextlib.suppress(Exception):  # the client went away: nothing more to read
+        for _ in range(_MAX_DISCARDED_CHUNKS):
+            left = deadline - loop.time()
+            if left <= 0 or not await asyncio.wait_for(request.content.readany(), left):
+                break
+    return request.content.at_eof()
+
+
+def _chunks(content: object) -> AsyncIterable[bytes]:
+    """A request's content as chunks: an async iterable as it is, bytes as one chunk."""
+    if content is None or isinstance(content, (bytes, bytearray, memoryview)):
+        return _one(bytes(content or b""))
+    if hasattr(content, "__aiter__"):
+        return content
+    raise TypeError(f"request content must be bytes or an async iterable, got {content!r}")
+
+
+async def _one(chunk: bytes) -> AsyncIterator[bytes]:
+    yield chunk
+
+
+async def _read_whole(content: object) -> bytes:
+    """A request's content as bytes (a streamed one read whole, up to a bound)."""
+    if content is None or isinstance(content, (bytes, bytearray, memoryview)):
+        return bytes(content or b"")
+    parts: list[bytes] = []
+    size = 0
+    iterator = aiter(_chunks(content))
+    try:
+        async for chunk in iterator:
+            size += len(chunk)
+            if size > _MAX_JSON_BODY:
+                raise PowerPostError("the fake reads streamed bodies of at most 16 MiB")
+            parts.append(bytes(chunk))
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
+    return b"".join(parts)

@@ -11,8 +11,33 @@ import attrs
 
 __all__ = ["ENDPOINTS", "Endpoint", "Fault", "FaultKind", "Faults"]
 
-#: The endpoints of the fake: ``list``, ``get`` (one generation), ``create``, ``credits``.
-Endpoint = Literal["list", "get", "create", "credits"]
+#: The endpoints of the fake: ``list``, ``get`` (one caption generation), ``create``,
+#: ``credits``; ``upload`` (media); ``image_create``, ``image_get``, ``video_create``,
+#: ``video_get``; ``post_create``, ``post_get``, ``publish``, ``schedule``,
+#: ``cancel_publish``; ``analytics`` (one post item's); ``calendar_list``,
+#: ``calendar_create``, ``calendar_get``, ``calendar_update``, ``calendar_delete``.
+Endpoint = Literal[
+    "list",
+    "get",
+    "create",
+    "credits",
+    "upload",
+    "image_create",
+    "image_get",
+    "video_create",
+    "video_get",
+    "post_create",
+    "post_get",
+    "publish",
+    "schedule",
+    "cancel_publish",
+    "analytics",
+    "calendar_list",
+    "calendar_create",
+    "calendar_get",
+    "calendar_update",
+    "calendar_delete",
+]
 ENDPOINTS: frozenset[str] = frozenset(get_args(Endpoint))
 
 #: What a [`Fault`][powerpost_async.testing.Fault] does to the request it hits.
@@ -145,9 +170,9 @@ class Faults:
         Args:
             faults: In order; ``None`` lets one matching request through untouched, so
                 ``script(fault, None, fault)`` fails, succeeds, then fails again.
-            on: An endpoint (``"list"``, ``"get"``, ``"create"``, ``"credits"``), a
-                collection of them (``("list", "get", "credits")``: every GET), or
-                ``None`` for every endpoint.
+            on: An endpoint (``"list"``, ``"get"``, ``"create"``, ``"credits"``,
+                ``"upload"``, ``"publish"``... see `Endpoint`), a collection of them
+                (``("list", "get", "credits")``), or ``None`` for every endpoint.
         """
         endpoints = _endpoints(on)
         self._script.extend(_Rule(fault, endpoints) for fault in faults)

@@ -22,14 +22,18 @@ class RequestRecord:
         method: ``"GET"`` or ``"POST"``.
         path: The path as sent (percent-encoded).
         query: The query parameters (the first value of each).
-        endpoint: ``"list"``, ``"get"``, ``"create"`` or ``"credits"``; ``None`` for an
-            unknown path or method.
+        endpoint: ``"list"``, ``"get"``, ``"create"``, ``"credits"``, ``"upload"``,
+            ``"publish"``... (see [`Endpoint`][powerpost_async.testing.Endpoint]);
+            ``None`` for an unknown path or method.
         status: The HTTP status answered; ``None`` when the connection was dropped.
         workspace_id: The ``X-Workspace-Id`` header as sent, if any.
         fault: The kind of the injected fault, if one hit this request.
         executed: ``False`` when an injected fault stopped the request before the API
             handled it; ``True`` otherwise (whatever the status).
-        generation_id: The generation a create made, or a get asked for.
+        generation_id: The caption generation a create made, or a get asked for.
+        object_id: For the other endpoints, the id of what the request made or asked
+            for: a media, an image or video generation, a post (also for publish,
+            schedule and cancel-publish), a post item (analytics), a calendar entry.
     """
 
     request_id: str
@@ -43,6 +47,7 @@ class RequestRecord:
     fault: FaultKind | None
     executed: bool
     generation_id: str | None
+    object_id: str | None = None
 
 
 class RequestLog:
