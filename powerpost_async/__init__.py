@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING
 from ._aiohttp import AiohttpTransport
 from ._client import PowerPost
 from ._converter import to_dict, to_json
+from ._creative import (
+    Images,
+    Videos,
+)
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import (
     AlreadyPublishedError,
@@ -50,6 +54,12 @@ from ._exceptions import (
     WaitTimeoutError,
 )
 from ._fleet import Coordinator, FleetMember
+from ._media import (
+    MediaResource,
+    MediaWithResponse,
+    UploadProgressCallback,
+    UploadSource,
+)
 from ._models import (
     KNOWN_POST_TYPES,
     KNOWN_RESEARCH_MODES,
@@ -80,16 +90,33 @@ from ._models import (
     VideoGeneration,
     YouTubeOutput,
 )
+from ._planning import (
+    UNSET,
+    Analytics,
+    Calendar,
+    Unset,
+)
+from ._posts import (
+    PostItemParam,
+    Posts,
+)
 from ._resources import Account, AccountWithResponse, Generations, GenerationsWithResponse
 from ._response import APIResponse, RateLimit
 from ._telemetry import configure_logging_from_env as _configure_logging
-from ._transport import MockTransport, Request, Response, Transport
+from ._transport import (
+    MockTransport,
+    Request,
+    Response,
+    StreamBody,
+    Transport,
+)
 from ._version import __version__
 from ._waiting import WaitProgress
 
 __all__ = [
     "KNOWN_POST_TYPES",
     "KNOWN_RESEARCH_MODES",
+    "UNSET",
     "USE_CLIENT_DEFAULT",
     "APIConnectionError",
     "APIError",
@@ -100,8 +127,10 @@ __all__ = [
     "AccountWithResponse",
     "AiohttpTransport",
     "AlreadyPublishedError",
+    "Analytics",
     "AuthenticationError",
     "BadRequestError",
+    "Calendar",
     "CalendarEntry",
     "CircuitOpenError",
     "ConflictError",
@@ -124,12 +153,15 @@ __all__ = [
     "GenerationsWithResponse",
     "ImageGeneration",
     "ImageGenerationFailedError",
+    "Images",
     "InsufficientCreditsError",
     "InsufficientScopeError",
     "InternalServerError",
     "ItemAnalytics",
     "MalformedResponseError",
     "Media",
+    "MediaResource",
+    "MediaWithResponse",
     "Metrics",
     "MockTransport",
     "NotFoundError",
@@ -141,9 +173,11 @@ __all__ = [
     "PostAction",
     "PostFailedError",
     "PostItem",
+    "PostItemParam",
     "PostItemStatus",
     "PostStatus",
     "PostType",
+    "Posts",
     "PowerPost",
     "PowerPostError",
     "PowerPostWarning",
@@ -154,11 +188,16 @@ __all__ = [
     "Response",
     "ResponseValidationError",
     "StorageQuotaExceededError",
+    "StreamBody",
     "Transport",
     "UnprocessableEntityError",
+    "Unset",
+    "UploadProgressCallback",
+    "UploadSource",
     "UseClientDefault",
     "VideoGeneration",
     "VideoGenerationFailedError",
+    "Videos",
     "WaitProgress",
     "WaitTimeoutError",
     "YouTubeOutput",

@@ -17,6 +17,7 @@ from ._transport import (
     LoopBinding,
     Request,
     Response,
+    StreamBody,
     check_declared_size,
     check_limits,
     read_capped,
@@ -94,12 +95,17 @@ class AiohttpTransport:
                 "the aiohttp ClientSession lent to AiohttpTransport was closed while this "
                 "PowerPost client still uses it: close the client first, then the session"
             )
+        headers = request.headers
+        content = request.content
+        if isinstance(content, StreamBody) and content.length is not None:
+            # Known length: Content-Length, not chunked (aiohttp would send it chunked).
+            headers = {**headers, "Content-Length": str(content.length)}
         try:
             async with session.request(
                 request.method,
                 URL(request.url, encoded=True),
-                headers=request.headers,
-                data=request.content,
+                headers=headers,
+                data=content,
                 timeout=self._timeout(request.timeout),
                 allow_redirects=False,  # the key must never follow a redirect elsewhere
             ) as resp:

@@ -11,7 +11,7 @@ import math
 import os
 import time
 import weakref
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -21,6 +21,7 @@ from yarl import URL
 
 from ._breaker import CircuitBreaker
 from ._converter import dumps, structure
+from ._creative import Images, Videos
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import (
     APIConnectionError,
@@ -41,17 +42,23 @@ from ._http import (
     user_agent,
     with_query,
 )
-from ._models import Generation
+from ._jobs import GENERATIONS, KINDS, JobKind
+from ._media import MediaResource
+from ._planning import Analytics, Calendar
 from ._policy import RETRY_BACKOFF, may_resend
+from ._posts import Posts
 from ._ratelimit import MAX_PAUSE, RateLimitGate
 from ._resources import Account, Generations
 from ._response import CAPTURE, APIResponse, Capture, RateLimit, build, rate_limit_of
 from ._telemetry import Telemetry, telemetry
 from ._timing import Clock, Sleep
-from ._transport import Request, Response, Transport
+from ._transport import Request, Response, StreamBody, Transport
+from ._waiting import Engine
 
 if TYPE_CHECKING:
-    from ._waiting import Engine
+    from ._fleet import Outcome
+    from ._registry import Source
+    from .webhooks import WebhookEvent
 
 __all__ = ["DEFAULT_BASE_URL", "PowerPost"]
 
@@ -85,7 +92,8 @@ class _Shared:
     __slots__ = ("copies", "engines")
 
     def __init__(self) -> None:
-        self.engines: dict[str | None, Engine] = {}
+        # By (job kind, workspace): one engine per kind and workspace.
+        self.engines: dict[tuple[str, str | None], Engine] = {}
         self.copies: weakref.WeakSet[PowerPost] = weakref.WeakSet()
 
 
@@ -139,6 +147,23 @@ class PowerPost:
         PowerPostError: No API key was given or found in ``$POWERPOST_API_KEY``.
         ValueError: A setting is malformed (e.g. a key containing a newline).
     """
+
+    generations: Generations
+    """Create, fetch, list, iterate and await caption generations."""
+    account: Account
+    """The account: its credit balance."""
+    media: MediaResource
+    """Upload images and videos."""
+    images: Images
+    """Generate, fetch and await image generations."""
+    videos: Videos
+    """Generate, fetch and await video generations."""
+    posts: Posts
+    """Create posts; publish, schedule or cancel them; await their publication."""
+    analytics: Analytics
+    """The numbers of posted items."""
+    calendar: Calendar
+    """The content calendar's planning entries."""
 
     def __init__(
         self,
@@ -207,10 +232,18 @@ class PowerPost:
         self._telemetry: Telemetry | None = telemetry(self._clock, URL(self._base_url).host or "")
         self._root = True  # False for the copies with_options makes
         self._shared = _Shared()
-        self.generations: Generations = Generations(self)
-        """Create, fetch, list, iterate and await generations."""
-        self.account: Account = Account(self)
-        """The account: its credit balance."""
+        self._attach_resources()
+
+    def _attach_resources(self) -> None:
+        """Hang the resources off the client (a copy made by with_options gets its own)."""
+        self.generations = Generations(self)
+        self.account = Account(self)
+        self.media = MediaResource(self)
+        self.images = Images(self)
+        self.videos = Videos(self)
+        self.posts = Posts(self)
+        self.analytics = Analytics(self)
+        self.calendar = Calendar(self)
 
     # -- configuration, read-only -------------------------------------------------------
 
@@ -305,10 +338,37 @@ class PowerPost:
         clone._max_retries = retries
         clone._workspace_id = workspace
         clone._set_headers(headers, workspace)
-        clone.generations = Generations(clone)
-        clone.account = Account(clone)
+        clone._attach_resources()
         self._shared.copies.add(clone)
         return clone
+
+    async def feed(self, event: WebhookEvent) -> bool:
+        """Hand a parsed webhook event to the resource it concerns: its waits resolve now.
+
+        ``generation.*`` goes to `generations`, ``image_generation.*`` to `images`,
+        ``video_generation.*`` to `videos`, ``post.*`` to `posts`; any other event costs
+        nothing. Like each resource's ``feed``, the event is only a hint: the job is
+        re-read from the API (one GET) before any wait resolves.
+
+        Returns:
+            Whether the event concerned a job being awaited on this client.
+        """
+        name = getattr(event, "event", None)
+        if not isinstance(name, str):
+            raise TypeError(
+                "feed takes a parsed webhook event (powerpost_async.webhooks.parse_webhook); "
+                "to feed an id, use the resource's feed, e.g. pp.images.feed(id)"
+            )
+        kind = name.partition(".")[0]
+        if kind == "generation":
+            return await self.generations.feed(event)
+        if kind == "image_generation":
+            return await self.images.feed(event)
+        if kind == "video_generation":
+            return await self.videos.feed(event)
+        if kind == "post":
+            return await self.posts.feed(event)
+        return False
 
     async def request(
         self,
@@ -431,6 +491,29 @@ class PowerPost:
             finally:
                 await self._transport.aclose()
 
+    def _engine_for(self, kind: JobKind[Any], source: Callable[[PowerPost], Source]) -> Engine:
+        """The waiting engine of ``kind`` in this client's workspace: one per kind and
+        workspace, shared by the client and its copies."""
+        key = (kind.key, self._workspace_id)
+        engine = self._shared.engines.get(key)
+        if engine is None:
+            # The engine sends through a client nobody else holds: a copy closed by its
+            # user must not stop the waits of the others.
+            owner = self if self._root else self._engine_owner()
+            engine = self._shared.engines[key] = Engine(
+                source(owner),
+                clock=self._clock,
+                sleep=self._sleep,
+                workspace_id=self._workspace_id,
+                client_closed=lambda: owner.is_closed,
+                # Fleet mode covers the client's own workspace (its coordinator's scope).
+                coordinator=self._coordinator if self._root else None,
+                join=self._join_fleet if self._root else None,
+                telemetry=self._telemetry,
+                kind=kind,
+            )
+        return engine
+
     def _engine_owner(self) -> PowerPost:
         """A copy for a workspace's waiting engine to send through: no user holds it, so
         none closes it (the original client does, with everything)."""
@@ -473,14 +556,19 @@ class PowerPost:
         self,
         method: str,
         path: str,
-        content: bytes | None,
+        content: bytes | StreamBody | None,
         timeout: float | None,
         *,
         workspace: bool = True,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, QueryValue | None] | None = None,
+        content_type: str | None = None,
     ) -> Request:
-        headers = self._headers(workspace=workspace, json_body=content is not None)
+        headers = self._headers(
+            workspace=workspace, json_body=content is not None and content_type is None
+        )
+        if content_type is not None:  # a body that is not JSON (an upload's multipart)
+            headers = {**headers, "Content-Type": content_type}
         if extra_headers:
             headers = merge_headers(headers, extra_headers)
         if extra_query:
@@ -564,17 +652,24 @@ class PowerPost:
     async def _post(
         self,
         path: str,
-        content: bytes,
+        content: bytes | StreamBody,
         cls: type[T],
         *,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, QueryValue | None] | None = None,
+        content_type: str | None = None,
     ) -> T:
         attempt, deadline, retries = self._plan(timeout, max_retries, FROM_TIMEOUT)
         request = self._request(
-            "POST", path, content, attempt, extra_headers=extra_headers, extra_query=extra_query
+            "POST",
+            path,
+            content,
+            attempt,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            content_type=content_type,
         )
         if self._telemetry is not None:
             response, data = await self._traced(request, False, deadline, retries, False)
@@ -584,6 +679,32 @@ class PowerPost:
         except APIError as error:
             response, data = await self._recover(request, error, False, deadline, retries, False)
         return structure(data, cls, body=response.content)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        cls: type[T] | None,
+        *,
+        body: Any = None,
+        idempotent: bool,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue | None] | None = None,
+    ) -> Any:
+        """One JSON call of a resource, structured into ``cls`` (``None``: the decoded
+        body as is). ``idempotent=False`` calls are resent only if surely never sent."""
+        attempt, deadline, retries = self._plan(timeout, max_retries, FROM_TIMEOUT)
+        content = None if body is None else dumps(body)
+        request = self._request(
+            method, path, content, attempt, extra_headers=extra_headers, extra_query=extra_query
+        )
+        if self._telemetry is not None:
+            response, data = await self._traced(request, idempotent, deadline, retries, False)
+        else:
+            response, data = await self._exchange(request, idempotent, deadline, retries, False)
+        return data if cls is None else structure(data, cls, body=response.content)
 
     async def _exchange(
         self,
@@ -746,14 +867,22 @@ class PowerPost:
         raw: bool = False,
     ) -> tuple[Response, Any]:
         """After a failed first attempt: retry while it is safe, allowed and in time."""
-        if retries == 0 or not may_resend(first_error, idempotent=idempotent):
+        if (
+            retries == 0
+            or not may_resend(first_error, idempotent=idempotent)
+            or not _can_resend(request)
+        ):
             raise first_error
         pending: list[APIError] = [first_error]
         planned = [0.0]
 
         def retry(state: _t.RetryCallState) -> bool:
             error = state.outcome.exception() if state.outcome is not None else None
-            if error is None or not may_resend(error, idempotent=idempotent):
+            if (
+                error is None
+                or not may_resend(error, idempotent=idempotent)
+                or not _can_resend(request)
+            ):
                 return False
             # The pause: the backoff, or longer while a gate holds requests back anyway.
             pause = RETRY_BACKOFF.delay(state.attempt_number - 1)
@@ -809,21 +938,53 @@ class _Member:
     def scope(self) -> str:
         return f"{self._client.base_url} {self._client.workspace_id or ''}"
 
-    def delivered(self, outcomes: Mapping[str, Generation | APIStatusError]) -> None:
-        self._client.generations._engine.delivered(outcomes)
+    def _engines(self) -> dict[str, Engine]:
+        """This client's engines (of its own workspace), by kind."""
+        workspace = self._client.workspace_id
+        return {
+            kind: engine
+            for (kind, space), engine in self._client._shared.engines.items()
+            if space == workspace
+        }
+
+    def _split(self, fleet_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Fleet ids by kind, as each engine knows them (``images:<id>`` -> ``<id>``)."""
+        by_kind: dict[str, list[str]] = {}
+        for fleet_id in fleet_ids:
+            prefix, colon, rest = fleet_id.partition(":")
+            if colon and prefix in KINDS and prefix != GENERATIONS.key:
+                by_kind.setdefault(prefix, []).append(rest)
+            else:
+                by_kind.setdefault(GENERATIONS.key, []).append(fleet_id)
+        return by_kind
+
+    def delivered(self, outcomes: Mapping[str, Outcome]) -> None:
+        engines = self._engines()
+        for kind, ids in self._split(outcomes).items():
+            engine = engines.get(kind)
+            if engine is not None:
+                prefix = "" if kind == GENERATIONS.key else f"{kind}:"
+                engine.delivered({i: outcomes[prefix + i] for i in ids})
 
     def lead(self, generation_ids: Collection[str]) -> None:
-        self._client.generations._engine.lead(generation_ids)
+        by_kind = self._split(generation_ids)
+        for kind, engine in self._engines().items():
+            engine.lead(by_kind.get(kind, ()))  # nothing for a kind: stop leading it
 
     def fed(self, generation_id: str) -> None:
-        self._client.generations._engine.fed(generation_id)
+        engines = self._engines()
+        for kind, ids in self._split([generation_id]).items():
+            engine = engines.get(kind)
+            if engine is not None:
+                engine.fed(ids[0])
 
     def paused(self, seconds: float) -> None:
         # Another process got the 429: pause here too, without announcing it again.
         self._client._rate.rate_limited(seconds, {})
 
     def connection_changed(self, connected: bool) -> None:
-        self._client.generations._engine.connection_changed(connected)
+        for engine in self._engines().values():
+            engine.connection_changed(connected)
 
 
 def _shortened(request: Request, deadline: float | None, clock: Clock) -> Request:
@@ -834,6 +995,12 @@ def _shortened(request: Request, deadline: float | None, clock: Clock) -> Reques
     if request.timeout is None or left < request.timeout:
         return attrs.evolve(request, timeout=left)
     return request
+
+
+def _can_resend(request: Request) -> bool:
+    """Whether the request's body can go again: a one-shot stream, once read, cannot."""
+    content = request.content
+    return not isinstance(content, StreamBody) or content.can_resend
 
 
 def _short(exc: BaseException | None) -> str:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._models import Generation, ImageGeneration, Post, VideoGeneration
@@ -472,7 +472,10 @@ class WaitTimeoutError(PowerPostError, TimeoutError):
 
     Attributes:
         generation: The last state seen of the generation awaited by ``wait`` (``None`` if
-            no poll succeeded, or for multi-id waits).
+            no poll succeeded, for multi-id waits, or for other kinds of jobs).
+        last_seen: The last state seen of the job awaited by ``wait``, whatever its kind
+            (an [`ImageGeneration`][powerpost_async.ImageGeneration], a
+            [`Post`][powerpost_async.Post]...); ``None`` if never seen or for multi-id waits.
         pending_ids: The ids that had not finished when the deadline passed.
         timeout: The deadline, in seconds.
         finished: Multi-id waits: the generations that did finish in time, by id
@@ -488,14 +491,16 @@ class WaitTimeoutError(PowerPostError, TimeoutError):
         timeout: float,
         pending_ids: Sequence[str] = (),
         generation: Generation | None = None,
-        finished: Mapping[str, Generation] | None = None,
+        finished: Mapping[str, Any] | None = None,
         errors: Mapping[str, Exception] | None = None,
+        last_seen: object = None,
     ) -> None:
         self.message = message
+        self.last_seen = last_seen if last_seen is not None else generation
         self.timeout = timeout
         self.pending_ids = tuple(pending_ids)
         self.generation = generation
-        self.finished: Mapping[str, Generation] = dict(finished or {})
+        self.finished: Mapping[str, Any] = dict(finished or {})
         self.errors: Mapping[str, Exception] = dict(errors or {})
         super().__init__(message)
 
@@ -510,6 +515,7 @@ class WaitTimeoutError(PowerPostError, TimeoutError):
                 self.generation,
                 self.finished,
                 self.errors,
+                self.last_seen,
             ),
         )
 
@@ -520,8 +526,9 @@ def _rebuild_wait_timeout(
     timeout: float,
     pending_ids: tuple[str, ...],
     generation: Generation | None,
-    finished: Mapping[str, Generation] | None = None,
+    finished: Mapping[str, Any] | None = None,
     errors: Mapping[str, Exception] | None = None,
+    last_seen: object = None,
 ) -> WaitTimeoutError:
     return cls(
         message,
@@ -530,6 +537,7 @@ def _rebuild_wait_timeout(
         generation=generation,
         finished=finished,
         errors=errors,
+        last_seen=last_seen,
     )
 
 

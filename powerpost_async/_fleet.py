@@ -11,7 +11,7 @@ processes share the work instead:
 * one process at a time *leads*: the coordinator hands it the ids the whole fleet awaits
   (`FleetMember.lead`), and its engine sweeps (or polls) for them exactly as it does for
   its own;
-* whoever learns that a generation finished (the leader's sweep, a forced poller, a
+* whoever learns that a job finished (the leader's sweep, a forced poller, a
   webhook fed in) announces it (`Coordinator.publish`); every process resolves its own
   waits from the announcement (`FleetMember.delivered`);
 * a webhook fed to a process that does not await the id is passed on to the leader
@@ -20,6 +20,10 @@ processes share the work instead:
 * when the coordinator cannot reach its backend, it says so
   (`FleetMember.connection_changed`) and the process waits on its own, as without a
   coordinator, until it is back.
+
+Every kind of job takes part: caption generations under their bare ids, image and video
+generations and posts under ids prefixed with their kind (``images:<id>``, ``videos:<id>``,
+``posts:<id>``), so that ids of different kinds never clash.
 
 Without a coordinator (the default) nothing of this runs: each client sweeps for itself.
 [`RedisCoordinator`][powerpost_async.redis.RedisCoordinator] coordinates through Redis.
@@ -31,8 +35,13 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from ._exceptions import APIStatusError
-    from ._models import Generation
+    from ._models import Generation, ImageGeneration, Post, VideoGeneration
+
+    #: What a fleet announces for an id: the finished job, or an error for good.
+    Outcome: TypeAlias = Generation | ImageGeneration | VideoGeneration | Post | APIStatusError
 
 __all__ = ["Coordinator", "FleetMember"]
 
@@ -53,8 +62,10 @@ class FleetMember(Protocol):
         """
         ...
 
-    def delivered(self, outcomes: Mapping[str, Generation | APIStatusError]) -> None:
-        """Generations (or errors for good) that another process learnt: resolve waits."""
+    def delivered(self, outcomes: Mapping[str, Outcome]) -> None:
+        """Jobs that finished (or errors for good) that another process learnt: resolve
+        the waits. Caption generation ids come bare; other kinds' ids carry their kind,
+        e.g. ``images:<id>``, ``posts:<id>``."""
         ...
 
     def lead(self, generation_ids: Collection[str]) -> None:
@@ -116,7 +127,7 @@ class Coordinator(Protocol):
         """Nobody here awaits these ids any more."""
         ...
 
-    def publish(self, outcomes: Mapping[str, Generation | APIStatusError]) -> None:
+    def publish(self, outcomes: Mapping[str, Outcome]) -> None:
         """Announce finished generations (or errors for good) to the fleet."""
         ...
 

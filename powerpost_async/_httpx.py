@@ -31,6 +31,7 @@ from ._transport import (
     LoopBinding,
     Request,
     Response,
+    StreamBody,
     check_declared_size,
     check_limits,
     read_capped,
@@ -128,12 +129,17 @@ class HttpxTransport:
         if client is None or loop is not self._binding.loop:
             client = self._open()
         deadline = None if request.timeout is None else loop.time() + request.timeout
+        headers = request.headers
+        content = request.content
+        if isinstance(content, StreamBody) and content.length is not None:
+            # Known length: Content-Length, not chunked (httpx then drops its chunking).
+            headers = {**headers, "Content-Length": str(content.length)}
         try:
             outgoing = client.build_request(
                 request.method,
                 request.url,
-                headers=request.headers,
-                content=request.content,
+                headers=headers,
+                content=content,
                 timeout=self._timeout(request.timeout),
             )
             # Per request, so that a borrowed client that follows redirects does not.

@@ -1,12 +1,13 @@
 """Polling one id: one task per awaited id, however many callers await it.
 
-The poller GETs the generation at once, then after ``interval`` seconds, each pause 1.5
-times the last (jittered, capped at ``max_interval``, the exponent capped before it is
-computed), until the generation is terminal, the id fails for good (e.g. not found),
-or the latest deadline among its holders passes. Its settings follow the holders present
-now: the shortest interval any of them asked for. Transient failures (no answer, 429,
-5xx, a garbled body) are retried on the same schedule; the client's gates (429 pause,
-circuit breaker) hold it back within that deadline.
+The poller GETs the job (a generation, an image or video generation, a post) at once,
+then after ``interval`` seconds, each pause 1.5 times the last (jittered, capped at
+``max_interval``, the exponent capped before it is computed), until the job is terminal,
+the id fails for good (e.g. not found), or the latest deadline among its holders passes.
+Its settings follow the holders present now: the shortest interval any of them asked
+for. Transient failures (no answer, 429, 5xx, a garbled body) are retried on the same
+schedule; the client's gates (429 pause, circuit breaker) hold it back within that
+deadline.
 
 It resolves the watch (every holder wakes) and leaves; the engine cancels it when the
 watch is resolved another way (the sweeper, a webhook) or nobody holds the id any more.
@@ -14,9 +15,10 @@ watch is resolved another way (the sweeper, a webhook) or nobody holds the id an
 
 from __future__ import annotations
 
+from typing import Any
+
 import tenacity as _t
 
-from ._models import Generation
 from ._policy import is_transient, poll_backoff
 from ._registry import Tools, Watch
 
@@ -48,13 +50,15 @@ async def poll(watch: Watch, tools: Tools) -> None:
             seconds = min(seconds, max(0.0, deadline - clock()))
         await sleep(seconds)
 
-    async def attempt() -> Generation:
-        generation = await tools.source.fetch(watch.id, deadline=watch.deadline)
-        tools.seen(watch, generation)
-        return generation
+    terminal = tools.kind.terminal
+
+    async def attempt() -> Any:
+        job = await tools.source.fetch(watch.id, deadline=watch.deadline)
+        tools.seen(watch, job)
+        return job
 
     retrying = _t.AsyncRetrying(
-        retry=_t.retry_if_result(lambda generation: not generation.status.is_terminal)
+        retry=_t.retry_if_result(lambda job: not terminal(job))
         | _t.retry_if_exception(is_transient),
         wait=pause,
         stop=past_deadline,

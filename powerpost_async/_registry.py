@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 
-from ._models import Generation, GenerationStatus, GenerationSummary
+from ._models import Generation, GenerationSummary
 
 if TYPE_CHECKING:
+    from ._jobs import JobKind
     from ._timing import Clock, Sleep
     from ._transport import Response
 
@@ -35,17 +36,16 @@ Strategy = Literal["auto", "poll", "sweep"]
 
 
 class Source(Protocol):
-    """What the waiting engine needs from the API (the generations resource gives it)."""
+    """What the waiting engine needs from the API (each job kind's resource gives it)."""
 
-    async def fetch(
-        self, generation_id: str, *, deadline: float | None, patient: bool = True
-    ) -> Generation:
-        """GET one generation. A *patient* call (a wait's) may be held back by the 429
+    async def fetch(self, job_id: str, *, deadline: float | None, patient: bool = True) -> Any:
+        """GET one job. A *patient* call (a wait's) may be held back by the 429
         pause and the breaker until ``deadline``, not just ``max_retry_after``."""
         ...
 
     async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:
-        """One raw page of the list of generations in ``status`` (100 per page)."""
+        """One raw page of the list of jobs in ``status`` (100 per page; only the
+        kinds that sweep are asked)."""
         ...
 
 
@@ -54,18 +54,20 @@ class Tools:
     """What a poller and the sweeper work with: narrow things, not the client.
 
     Attributes:
-        source: Reads generations and list pages.
+        source: Reads jobs (and list pages, for the kinds that sweep).
         clock: Monotonic clock.
         sleep: Async sleep.
-        seen: Called with a generation read by GET (resolves the watch if terminal).
+        seen: Called with a job read by GET (resolves the watch if terminal).
         fail: Called to fail one watch with an error that asking again will not cure.
+        kind: The kind of job.
     """
 
     source: Source
     clock: Clock
     sleep: Sleep
-    seen: Callable[[Watch, Generation], None]
+    seen: Callable[[Watch, Any], None]
     fail: Callable[[Watch, BaseException], None]
+    kind: JobKind[Any]
 
 
 class Holder:
@@ -119,6 +121,7 @@ class Watch:
         "future",
         "holders",
         "id",
+        "kind",
         "misses",
         "next_check",
         "poller",
@@ -126,14 +129,15 @@ class Watch:
         "unfinished_at",
     )
 
-    def __init__(self, generation_id: str, future: asyncio.Future[Generation]) -> None:
-        self.id = generation_id
+    def __init__(self, job_id: str, future: asyncio.Future[Any], kind: JobKind[Any]) -> None:
+        self.id = job_id
         self.future = future
+        self.kind = kind
         # An insertion-ordered set: 10,000 callers of one id come and go in O(1) each.
         self.holders: dict[Holder, None] = {}
         self.forced_pollers = 0  # holders with strategy="poll"
         self.delegated = 0  # holders whose waits the fleet's leader answers
-        self._last: Generation | GenerationSummary | None = None
+        self._last: Any = None
         #: The task polling it, if any (one per id, however many hold it).
         self.poller: asyncio.Task[None] | None = None
         #: How often the sweeper found it absent from the in-flight lists yet still in
@@ -150,15 +154,15 @@ class Watch:
         return self.future.done()
 
     @property
-    def last(self) -> Generation | GenerationSummary | None:
-        """What was last seen of it (a list summary, or a full generation)."""
+    def last(self) -> Any:
+        """What was last seen of it (a full job, or a generation's list summary)."""
         return self._last
 
-    def see(self, value: Generation | GenerationSummary, now: float) -> None:
+    def see(self, value: Any, now: float) -> None:
         """Record what was seen at ``now``; tell the holders if the status moved."""
         changed = self._last is None or value.status != self._last.status
         self._last = value
-        if not value.status.is_terminal:
+        if not self.kind.terminal(value):
             self.unfinished_at = now
         if changed:
             for holder in self.holders:
@@ -166,16 +170,20 @@ class Watch:
                     holder.changed(self)
 
     @property
-    def last_status(self) -> GenerationStatus | None:
+    def last_status(self) -> Any:
+        """The status last seen (the kind's status enum), or ``None``."""
         return None if self._last is None else self._last.status
 
     @property
     def last_generation(self) -> Generation | None:
-        """What was last seen, as a Generation (a list summary has no outputs anyway)."""
+        """What was last seen, as a Generation (a list summary has no outputs anyway);
+        ``None`` for other kinds of jobs."""
         last = self._last
         if last is None or isinstance(last, Generation):
             return last
-        return Generation(**attrs.asdict(last, recurse=False))
+        if isinstance(last, GenerationSummary):
+            return Generation(**attrs.asdict(last, recurse=False))
+        return None
 
     @property
     def category(self) -> str:
@@ -184,14 +192,9 @@ class Watch:
         if future.done():
             if future.cancelled() or future.exception() is not None:
                 return "failed"
-            completed = future.result().status is GenerationStatus.COMPLETED
-            return "completed" if completed else "failed"
-        status = self.last_status
-        if status is GenerationStatus.PENDING:
-            return "pending"
-        if status is GenerationStatus.PROCESSING:
-            return "processing"
-        return "unknown"
+            return self.kind.category(future.result())
+        last = self._last
+        return "unknown" if last is None else self.kind.phase(last)
 
     # -- what its holders want ----------------------------------------------------------
 
@@ -227,7 +230,8 @@ class Watch:
 class Registry:
     """Every watch of one client, and the counts the strategy decisions read."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: JobKind[Any]) -> None:
+        self.kind = kind
         self._watches: dict[str, Watch] = {}
         # The server's spelling of an id -> the watches asked under other spellings.
         self._aliases: dict[str, dict[Watch, None]] = {}
@@ -295,7 +299,8 @@ class Registry:
         for generation_id in ids:
             watch = self._watches.get(generation_id)
             if watch is None:
-                watch = self._watches[generation_id] = Watch(generation_id, loop.create_future())
+                future = loop.create_future()
+                watch = self._watches[generation_id] = Watch(generation_id, future, self.kind)
             was_sweepable = watch.sweepable
             watch.holders[holder] = None
             watch.forced_pollers += holder.strategy == "poll"

@@ -12,6 +12,7 @@ from ._converter import dumps, structure
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import PowerPostWarning
 from ._http import QueryValue, merge_headers, path_segment, query_string, with_query
+from ._jobs import GENERATIONS
 from ._limits import (
     CREDITS_PATH,
     GENERATE_PATH,
@@ -62,24 +63,7 @@ class Generations:
     def __init__(self, client: PowerPost) -> None:
         self._client = client
         # One engine (one sweeper) per workspace, shared by the client and its copies.
-        engines = client._shared.engines
-        engine = engines.get(client.workspace_id)
-        if engine is None:
-            # The engine sends through a client nobody else holds: a copy closed by its
-            # user must not stop the waits of the others.
-            owner = client if client._root else client._engine_owner()
-            engine = engines[client.workspace_id] = Engine(
-                _EngineSource(owner),
-                clock=client._clock,
-                sleep=client._sleep,
-                workspace_id=client.workspace_id,
-                client_closed=lambda: owner.is_closed,
-                # Fleet mode covers the client's own workspace (its coordinator's scope).
-                coordinator=client._coordinator if client._root else None,
-                join=client._join_fleet if client._root else None,
-                telemetry=client._telemetry,
-            )
-        self._engine = engine
+        self._engine: Engine = client._engine_for(GENERATIONS, _EngineSource)
 
     @property
     def with_response(self) -> GenerationsWithResponse:
@@ -334,7 +318,7 @@ class Generations:
             WaitTimeoutError: The deadline passed (``.generation`` is the last state seen).
             NotFoundError: No such generation.
         """
-        return await self._engine.wait(
+        return await self._engine.wait(  # type: ignore[no-any-return]
             generation_id,
             timeout=timeout,
             interval=interval,
@@ -573,9 +557,9 @@ class _EngineSource:
         self._client = client
 
     async def fetch(
-        self, generation_id: str, *, deadline: float | None, patient: bool = True
+        self, job_id: str, *, deadline: float | None, patient: bool = True
     ) -> Generation:
-        path = f"{GENERATIONS_PATH}/{path_segment(generation_id)}"
+        path = f"{GENERATIONS_PATH}/{path_segment(job_id)}"
         return await self._client._get(path, Generation, deadline=deadline, patient=patient)
 
     async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ __all__ = [
     "MockTransport",
     "Request",
     "Response",
+    "StreamBody",
     "Transport",
     "check_declared_size",
     "check_limits",
@@ -45,6 +46,101 @@ def _redacted(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 
+class StreamBody:
+    """A request body sent in chunks, never held whole in memory (an upload's).
+
+    Iterate it with ``async for chunk in body`` to get its bytes; a transport hands the
+    chunks to the network as they come, with ``Content-Length: length`` when the length
+    is known and chunked transfer encoding otherwise.
+
+    A replayable body (a file read from disk, bytes) starts again from its first byte
+    at each iteration, so a request refused before it was sent can go again. A one-shot
+    body (an async iterator) can be iterated once: after its first chunk was read, it
+    can never be sent again (`can_resend` turns ``False``; the client then does not
+    retry the request, whatever the error).
+
+    Args:
+        chunks: Called at each iteration for the body's chunks, from the first one.
+        length: The body's size in bytes, if known.
+        replayable: ``False`` if ``chunks`` can only be called once (a one-shot body).
+    """
+
+    __slots__ = ("_chunks", "_started", "length", "replayable")
+
+    def __init__(
+        self,
+        chunks: Callable[[], AsyncIterable[bytes]],
+        *,
+        length: int | None = None,
+        replayable: bool = True,
+    ) -> None:
+        if length is not None and (isinstance(length, bool) or length < 0):
+            raise ValueError(f"length must be None or an integer >= 0, got {length!r}")
+        self._chunks = chunks
+        self._started = False
+        #: The size in bytes, or ``None`` if unknown (then sent chunked).
+        self.length = length
+        #: Whether the body can be iterated again from its start.
+        self.replayable = replayable
+
+    @property
+    def started(self) -> bool:
+        """Whether a chunk of it was ever read (by a transport, or `read`)."""
+        return self._started
+
+    @property
+    def can_resend(self) -> bool:
+        """Whether the body can be sent (again): replayable, or never read yet."""
+        return self.replayable or not self._started
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if not self.can_resend:
+            raise RuntimeError(
+                "this one-shot request body was already read: it cannot be sent again"
+            )
+        return _Chunks(self, self._chunks)
+
+    async def read(self) -> bytes:
+        """The whole body, as bytes (for tests: it holds everything in memory)."""
+        return b"".join([chunk async for chunk in self])
+
+    def __repr__(self) -> str:
+        kind = "replayable" if self.replayable else "one-shot"
+        return f"<StreamBody {kind} length={self.length}>"
+
+
+class _Chunks:
+    """One iteration of a `StreamBody`: marks it started when its first chunk is asked for.
+
+    Calling ``__aiter__`` reads nothing (aiohttp calls it when building the request,
+    before connecting): only asking for a chunk does.
+    """
+
+    __slots__ = ("_body", "_chunks", "_iterator")
+
+    def __init__(self, body: StreamBody, chunks: Callable[[], AsyncIterable[bytes]]) -> None:
+        self._body = body
+        self._chunks: Callable[[], AsyncIterable[bytes]] | None = chunks
+        self._iterator: AsyncIterator[bytes] | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        iterator = self._iterator
+        if iterator is None:
+            if self._chunks is None:
+                raise StopAsyncIteration
+            if not self._body.can_resend:
+                raise RuntimeError(
+                    "this one-shot request body was already read: it cannot be sent again"
+                )
+            self._body._started = True
+            iterator = self._iterator = self._chunks().__aiter__()
+            self._chunks = None
+        return await iterator.__anext__()
+
+
 @attrs.frozen(repr=False)
 class Request:
     """An HTTP request, as the client hands it to a transport.
@@ -53,14 +149,15 @@ class Request:
         method: ``"GET"`` or ``"POST"``.
         url: The absolute URL, path segments and query already percent-encoded.
         headers: Header names and values (the API key among them: never logged).
-        content: The body bytes, or ``None``.
+        content: The body: bytes, a [`StreamBody`][powerpost_async.StreamBody] (an
+            upload, sent as it is read), or ``None``.
         timeout: Seconds the whole exchange may take, or ``None`` for no limit.
     """
 
     method: str
     url: str
     headers: Mapping[str, str]
-    content: bytes | None = None
+    content: bytes | StreamBody | None = None
     timeout: float | None = None
 
     def __repr__(self) -> str:
@@ -134,6 +231,17 @@ class MockTransport:
     or raise (e.g. [`APIConnectionError`][powerpost_async.APIConnectionError] to simulate
     a network failure).
 
+    A streamed body (a [`StreamBody`][powerpost_async.StreamBody], e.g. an upload's) is
+    read whole before the handler is called, as a server would receive it: the handler
+    and ``requests`` see ``content`` as bytes. With ``read_body=False`` the handler gets
+    the request as sent instead, its body unread: it may ``await request.content.read()``,
+    or raise without reading it (a connection refused before anything was sent). An error
+    raised while reading the body (by the source of an upload) propagates as it is.
+
+    Args:
+        handler: Answers each request.
+        read_body: Read a streamed body into bytes before calling ``handler``.
+
     Attributes:
         requests: Every request seen, in order.
         closed: ``True`` once ``aclose()`` ran.
@@ -148,8 +256,9 @@ class MockTransport:
         ```
     """
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, read_body: bool = True) -> None:
         self._handler = handler
+        self._read_body = read_body
         self.requests: list[Request] = []
         self.closed = False
 
@@ -157,6 +266,8 @@ class MockTransport:
         """Record the request and answer it with the handler."""
         if self.closed:
             raise RuntimeError("MockTransport is closed")
+        if self._read_body and isinstance(request.content, StreamBody):
+            request = attrs.evolve(request, content=await request.content.read())
         self.requests.append(request)
         result = self._handler(request)
         if inspect.isawaitable(result):

@@ -28,10 +28,11 @@ from typing import Any, Final, TypeAlias
 
 import attrs
 
-from ._exceptions import APIStatusError, GenerationFailedError, PowerPostError, WaitTimeoutError
+from ._exceptions import APIStatusError, PowerPostError, WaitTimeoutError
 from ._fleet import Coordinator
 from ._http import path_segment
-from ._models import CreatedGeneration, Generation, GenerationStatus, GenerationSummary
+from ._jobs import GENERATIONS, JobKind
+from ._models import CreatedGeneration, Generation, GenerationSummary
 from ._policy import is_transient
 from ._poller import poll
 from ._registry import Holder, Registry, Source, Strategy, Tools, Watch
@@ -86,19 +87,22 @@ class WaitProgress:
 ProgressCallback = Callable[[WaitProgress], object]
 
 
-def generation_id_of(ref: object) -> str:
-    """The id of a generation reference, checked the way ``get`` checks ids."""
-    if isinstance(ref, (CreatedGeneration, Generation, GenerationSummary)):
-        ref = ref.generation_id
-    path_segment(ref)  # same rules as every other id: refuse what could alter a URL
+def generation_id_of(ref: object, kind: JobKind[Any] = GENERATIONS) -> str:
+    """The id of a job reference (an id, or an object of the kind carrying one),
+    checked the way ``get`` checks ids."""
+    if isinstance(ref, kind.refs):
+        ref = kind.id_of(ref)
+    path_segment(ref, kind.id_field)  # same rules as every id: refuse what could alter a URL
     return ref  # type: ignore[return-value]
 
 
-def distinct_ids(refs: Iterable[GenerationRef]) -> tuple[list[str], list[str]]:
+def distinct_ids(
+    refs: Iterable[object], kind: JobKind[Any] = GENERATIONS
+) -> tuple[list[str], list[str]]:
     """(every id in input order, the distinct ids in first-seen order); all checked first."""
     if isinstance(refs, (str, bytes)):
-        raise TypeError("pass a list of generation ids, not a single string")
-    ids = [generation_id_of(ref) for ref in refs]
+        raise TypeError(f"pass a list of {kind.noun} ids, not a single string")
+    ids = [generation_id_of(ref, kind) for ref in refs]
     return ids, list(dict.fromkeys(ids))
 
 
@@ -107,10 +111,11 @@ class _Deadline(Exception):
 
 
 class Engine:
-    """Every wait of one client: the registry, the pollers, the sweeper, the fleet.
+    """Every wait of one client on one kind of job: the registry, the pollers, the
+    sweeper (for the kinds that have a list to sweep), the fleet.
 
     Args:
-        source: Reads generations and list pages (the generations resource).
+        source: Reads jobs and list pages (the kind's resource).
         clock: Monotonic clock.
         sleep: Async sleep.
         workspace_id: The client's workspace (webhook events of others are ignored).
@@ -118,6 +123,7 @@ class Engine:
         coordinator: Shares the waiting with other processes (``None``: on its own).
         join: Joins the coordinator's fleet (once), before the first wait.
         telemetry: Spans and metrics of the waits (``None``: OpenTelemetry is absent).
+        kind: The kind of job awaited (caption generations unless said).
     """
 
     def __init__(
@@ -131,16 +137,21 @@ class Engine:
         coordinator: Coordinator | None = None,
         join: Callable[[], Awaitable[None]] | None = None,
         telemetry: Telemetry | None = None,
+        kind: JobKind[Any] = GENERATIONS,
     ) -> None:
+        self.kind = kind
         self._source = source
         self._telemetry = telemetry
         self._clock = clock
         self._sleep = sleep
         self._workspace_id = workspace_id
         self._client_closed = client_closed
-        self._registry = Registry()
-        self._tools = Tools(source, clock, sleep, self._seen, self._fail)
-        self._sweeper = Sweeper(self._registry, self._tools, may_act=self._may_sweep)
+        self._registry = Registry(kind)
+        self._tools = Tools(source, clock, sleep, self._seen, self._fail, kind)
+        # Only a kind with a list endpoint is swept; the others are polled per id.
+        self._sweeper = (
+            Sweeper(self._registry, self._tools, may_act=self._may_sweep) if kind.sweeps else None
+        )
         self._pollers: set[asyncio.Task[None]] = set()
         self._side_tasks: set[asyncio.Task[Any]] = set()  # stopped sweepers, fed hints
         self._closed = False
@@ -183,15 +194,23 @@ class Engine:
 
     def _deadlines(self, holder: Holder, watches: list[Watch]) -> dict[str, float | None]:
         left = None if holder.deadline is None else max(0.0, holder.deadline - self._clock())
-        return {watch.id: left for watch in watches if not watch.done}
+        fleet_id = self.kind.fleet_id
+        return {fleet_id(watch.id): left for watch in watches if not watch.done}
+
+    @property
+    def _sweeping(self) -> bool:
+        return self._sweeper is not None and self._sweeper.running
 
     def _arrange(self, watches: Iterable[Watch]) -> None:
         """Start the sweeper or pollers these watches now need; stop what is not needed."""
         registry = self._registry
-        if not self._sweeper.running and (
-            registry.sweepable >= SWEEP_THRESHOLD or registry.sweep_forced
+        sweeper = self._sweeper
+        if (
+            sweeper is not None
+            and not sweeper.running
+            and (registry.sweepable >= SWEEP_THRESHOLD or registry.sweep_forced)
         ):
-            self._sweeper.start()
+            sweeper.start()
             for watch in registry.watches():  # the sweeper answers for these now
                 if watch.poller is not None and not watch.poll_forced:
                     watch.poller.cancel()
@@ -203,7 +222,7 @@ class Engine:
                 watch.poller.cancel()
 
     def _needs_poller(self, watch: Watch) -> bool:
-        return watch.poll_forced or (watch.sweepable and not self._sweeper.running)
+        return watch.poll_forced or (watch.sweepable and not self._sweeping)
 
     def _start_poller(self, watch: Watch) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -228,7 +247,8 @@ class Engine:
         gone = self._registry.release(holder, watches)
         if delegated and self._coordinator is not None:
             # Withdraw from the fleet the ids no other caller here hands over.
-            unheld = [w.id for w in watches if not w.holders or not w.delegated]
+            fleet_id = self.kind.fleet_id
+            unheld = [fleet_id(w.id) for w in watches if not w.holders or not w.delegated]
             if unheld:
                 self._coordinator.release(unheld)
         stopping = self._stop_unneeded(gone, watches)
@@ -249,7 +269,7 @@ class Engine:
                 if watch.holders and watch.poller is not None and not self._needs_poller(watch):
                     watch.poller.cancel()
                     stopping.append(watch.poller)
-        if not self._registry.sweepable:
+        if not self._registry.sweepable and self._sweeper is not None:
             sweeper = self._sweeper.stop()
             if sweeper is not None:
                 stopping.append(sweeper)
@@ -295,7 +315,13 @@ class Engine:
         if holder is None:
             if not wanted:
                 return
-            holder = self._lead = Holder("auto", DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, None)
+            kind = self.kind
+            interval, max_interval = (
+                (DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL)
+                if kind.sweeps
+                else (kind.interval, kind.max_interval)
+            )
+            holder = self._lead = Holder("auto", interval, max_interval, None)
             joining = True
         else:
             joining = False
@@ -315,14 +341,14 @@ class Engine:
         self._arrange(self._lead_watches.values())
         self._keep(stopping)
 
-    def delivered(self, outcomes: Mapping[str, Generation | APIStatusError]) -> None:
+    def delivered(self, outcomes: Mapping[str, Any]) -> None:
         """Outcomes another process learnt: resolve the waits here (not announced again)."""
-        for generation_id, outcome in outcomes.items():
-            for watch in self._registry.find(generation_id):
-                if isinstance(outcome, Generation):
-                    self._seen(watch, outcome, announce=False)
-                else:
+        for job_id, outcome in outcomes.items():
+            for watch in self._registry.find(job_id):
+                if isinstance(outcome, BaseException):
                     self._finish(watch, outcome, announce=False)
+                else:
+                    self._seen(watch, outcome, announce=False)
 
     def fed(self, generation_id: str) -> None:
         """The leader got a webhook's hint from another process: read it, announce it."""
@@ -339,45 +365,45 @@ class Engine:
 
     # -- resolution -------------------------------------------------------------------------
 
-    def _seen(self, watch: Watch, generation: Generation, *, announce: bool = True) -> None:
-        """A GET of ``watch.id`` answered ``generation``: record it, resolve if terminal.
+    def _seen(self, watch: Watch, job: Any, *, announce: bool = True) -> None:
+        """A GET of ``watch.id`` answered ``job``: record it, resolve if terminal.
 
-        Callers who asked for the same generation under another spelling (the server
+        Callers who asked for the same job under another spelling (the server
         canonicalises ids) learn it at the same time; with a fleet, so do the other
         processes (unless it came from them: ``announce=False``).
         """
-        if generation.generation_id != watch.id:
-            self._registry.learn_spelling(watch, generation.generation_id)
-        same = self._registry.find(generation.generation_id)
+        kind = self.kind
+        server_id = kind.id_of(job)
+        if server_id != watch.id:
+            self._registry.learn_spelling(watch, server_id)
+        same = self._registry.find(server_id)
         if watch not in same:
             same.append(watch)
         now = self._clock()
+        terminal = kind.terminal(job)
         for each in same:
-            each.see(generation, now)
-            if generation.status.is_terminal:
-                self._finish(each, generation, announce=announce)
+            each.see(job, now)
+            if terminal:
+                self._finish(each, job, announce=announce)
 
     def _fail(self, watch: Watch, error: BaseException) -> None:
         self._finish(watch, error)
 
-    def _finish(
-        self, watch: Watch, outcome: Generation | BaseException, *, announce: bool = True
-    ) -> None:
+    def _finish(self, watch: Watch, outcome: Any, *, announce: bool = True) -> None:
         future = watch.future
         if future.done():
             return
-        if isinstance(outcome, Generation):
+        failed = isinstance(outcome, BaseException)
+        if not failed:
             if self._telemetry is not None and watch.unfinished_at is not None:
                 self._telemetry.detected(max(0.0, self._clock() - watch.unfinished_at))
             future.set_result(outcome)
         else:
             future.set_exception(outcome)
             future.exception()  # mark retrieved: no "never retrieved" if nobody awaits
-        final = isinstance(outcome, Generation) or (
-            isinstance(outcome, APIStatusError) and not is_transient(outcome)
-        )
+        final = not failed or (isinstance(outcome, APIStatusError) and not is_transient(outcome))
         if announce and final and self._fleet_active and self._coordinator is not None:
-            self._coordinator.publish({watch.id: outcome})  # type: ignore[dict-item]
+            self._coordinator.publish({self.kind.fleet_id(watch.id): outcome})  # pyright: ignore[reportArgumentType]
         poller = watch.poller
         if poller is not None and poller is not asyncio.current_task():
             poller.cancel()  # answered another way: its polling is over
@@ -386,7 +412,7 @@ class Engine:
                 holder.finished(watch)
 
     async def feed(self, generation_id: str, workspace_id: str | None) -> bool:
-        """A webhook says ``generation_id`` finished: re-read it and wake its waits.
+        """A webhook says job ``generation_id`` finished: re-read it and wake its waits.
 
         The event is only a hint: what waits receive always comes from the API. Returns
         whether the id was awaited.
@@ -398,7 +424,8 @@ class Engine:
         watches = [w for w in self._registry.find(generation_id) if not w.done]
         if not watches:
             if self._fleet_active and self._coordinator is not None:
-                self._coordinator.feed(generation_id)  # the leader may await it for others
+                # The leader may await it for others.
+                self._coordinator.feed(self.kind.fleet_id(generation_id))
             return False
         watch = watches[0]
         try:
@@ -416,7 +443,7 @@ class Engine:
         tasks = [t for t in (*self._pollers, *self._side_tasks) if not t.done()]
         for task in tasks:
             task.cancel()
-        sweeper = self._sweeper.stop()
+        sweeper = self._sweeper.stop() if self._sweeper is not None else None
         if sweeper is not None:
             tasks.append(sweeper)
         if tasks:
@@ -427,7 +454,7 @@ class Engine:
 
     # -- waiting ----------------------------------------------------------------------------
 
-    async def _until(self, future: asyncio.Future[Generation], deadline: float | None) -> None:
+    async def _until(self, future: asyncio.Future[Any], deadline: float | None) -> None:
         """Wait for ``future`` until ``deadline`` on the clock; raise _Deadline after."""
         while not future.done():
             if deadline is None:
@@ -440,13 +467,13 @@ class Engine:
 
     async def wait(
         self,
-        ref: GenerationRef,
+        ref: object,
         *,
         timeout: float | None,
         interval: float,
         max_interval: float,
         strategy: Strategy,
-    ) -> Generation:
+    ) -> Any:
         telemetry = self._telemetry
         if telemetry is None:
             return await self._wait(ref, timeout, interval, max_interval, strategy)
@@ -461,14 +488,15 @@ class Engine:
 
     async def _wait(
         self,
-        ref: GenerationRef,
+        ref: object,
         timeout: float | None,
         interval: float,
         max_interval: float,
         strategy: Strategy,
-    ) -> Generation:
-        generation_id = generation_id_of(ref)
-        check_wait_args(timeout, interval, max_interval, strategy)
+    ) -> Any:
+        kind = self.kind
+        generation_id = generation_id_of(ref, kind)
+        check_wait_args(timeout, interval, max_interval, strategy, kind)
         if self._join is not None:
             await self._join()
         deadline = None if timeout is None else self._clock() + timeout
@@ -480,30 +508,32 @@ class Engine:
             generation = watch.future.result()
         except _Deadline:
             raise WaitTimeoutError(
-                f"generation {generation_id} did not finish within {timeout} s "
+                f"{kind.noun} {generation_id} did not finish within {timeout} s "
                 f"(last seen: {watch.last_status or 'never'})",
                 timeout=timeout or 0.0,
                 pending_ids=[generation_id],
                 generation=watch.last_generation,
+                last_seen=watch.last,
             ) from None
         finally:
             await self._release(holder, watches)
-        if generation.status is GenerationStatus.FAILED:
-            raise GenerationFailedError(generation)
+        failure = kind.failure(generation)
+        if failure is not None:
+            raise failure
         return generation
 
     def as_completed(
         self,
-        refs: Iterable[GenerationRef],
+        refs: Iterable[object],
         *,
         timeout: float | None,
         interval: float,
         max_interval: float,
         strategy: Strategy,
         on_progress: ProgressCallback | None,
-    ) -> AsyncGenerator[Generation, None]:
-        _, ids = distinct_ids(refs)
-        check_wait_args(timeout, interval, max_interval, strategy)
+    ) -> AsyncGenerator[Any, None]:
+        _, ids = distinct_ids(refs, self.kind)
+        check_wait_args(timeout, interval, max_interval, strategy, self.kind)
         return self._yield_generations(
             self._outcomes(
                 ids, timeout, interval, max_interval, strategy, on_progress, "as_completed"
@@ -512,8 +542,8 @@ class Engine:
 
     @staticmethod
     async def _yield_generations(
-        outcomes: AsyncGenerator[tuple[str, Generation | Exception], None],
-    ) -> AsyncGenerator[Generation, None]:
+        outcomes: AsyncGenerator[tuple[str, Any], None],
+    ) -> AsyncGenerator[Any, None]:
         # Per-id errors (an unknown id) must not hold the others back: they are raised
         # once every other id has been yielded (or carried by the WaitTimeoutError).
         errors: list[Exception] = []
@@ -530,7 +560,7 @@ class Engine:
 
     async def wait_many(
         self,
-        refs: Iterable[GenerationRef],
+        refs: Iterable[object],
         *,
         timeout: float | None,
         interval: float,
@@ -538,10 +568,10 @@ class Engine:
         strategy: Strategy,
         on_progress: ProgressCallback | None,
         return_exceptions: bool,
-    ) -> list[Generation | Exception]:
-        ids, distinct = distinct_ids(refs)
-        check_wait_args(timeout, interval, max_interval, strategy)
-        results: dict[str, Generation | Exception] = {}
+    ) -> list[Any]:
+        ids, distinct = distinct_ids(refs, self.kind)
+        check_wait_args(timeout, interval, max_interval, strategy, self.kind)
+        results: dict[str, Any] = {}
         outcomes = self._outcomes(
             distinct, timeout, interval, max_interval, strategy, on_progress, "wait_many"
         )
@@ -566,8 +596,8 @@ class Engine:
         strategy: Strategy,
         on_progress: ProgressCallback | None,
         name: str,
-    ) -> AsyncGenerator[tuple[str, Generation | Exception], None]:
-        """Yield ``(id, terminal Generation or per-id error)`` as each id finishes."""
+    ) -> AsyncGenerator[tuple[str, Any], None]:
+        """Yield ``(id, terminal job or per-id error)`` as each id finishes."""
         outcomes = self._outcomes_of(ids, timeout, interval, max_interval, strategy, on_progress)
         if self._telemetry is None or not ids:
             return outcomes  # no extra generator on the way of every result
@@ -575,10 +605,10 @@ class Engine:
 
     async def _traced_outcomes(
         self,
-        inner: AsyncGenerator[tuple[str, Generation | Exception], None],
+        inner: AsyncGenerator[tuple[str, Any], None],
         name: str,
         count: int,
-    ) -> AsyncGenerator[tuple[str, Generation | Exception], None]:
+    ) -> AsyncGenerator[tuple[str, Any], None]:
         """``inner`` in a wait span. Not the current span: it lives across yields, and
         the requests that answer it are shared with other waits anyway."""
         telemetry = self._telemetry
@@ -603,7 +633,7 @@ class Engine:
         max_interval: float,
         strategy: Strategy,
         on_progress: ProgressCallback | None,
-    ) -> AsyncGenerator[tuple[str, Generation | Exception], None]:
+    ) -> AsyncGenerator[tuple[str, Any], None]:
         if not ids:
             return
         if self._join is not None:
@@ -629,7 +659,7 @@ class Engine:
             changed=progress.changed if on_progress is not None else None,
         )
         watches = self._hold(holder, ids)
-        results: dict[str, Generation] = {}
+        results: dict[str, Any] = {}
         errors: dict[str, Exception] = {}
         try:
             progress.observe(watches)
@@ -649,17 +679,17 @@ class Engine:
                         wake[0] = None
                 watch = finished.popleft()
                 outcome = _outcome(watch)
-                if isinstance(outcome, Generation):
-                    results[watch.id] = outcome
-                else:
+                if isinstance(outcome, Exception):
                     errors[watch.id] = outcome
+                else:
+                    results[watch.id] = outcome
                 if not remaining:
                     progress.report()  # the final count, before the last result
                 yield watch.id, outcome
         except _Deadline:
             pending = [w.id for w in watches if w.id not in results and w.id not in errors]
             message = (
-                f"{len(pending)} of {len(watches)} generations did not finish within "
+                f"{len(pending)} of {len(watches)} {self.kind.plural} did not finish within "
                 f"{timeout} s: " + ", ".join(pending[:10]) + (", ..." if len(pending) > 10 else "")
             )
             if errors:
@@ -684,7 +714,7 @@ def _later(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else max(a, b)
 
 
-def _outcome(watch: Watch) -> Generation | Exception:
+def _outcome(watch: Watch) -> Any:
     future = watch.future
     if future.cancelled():
         return PowerPostError(f"the wait for {watch.id} was cancelled")
@@ -758,7 +788,11 @@ class _Progress:
 
 
 def check_wait_args(
-    timeout: float | None, interval: float, max_interval: float, strategy: str
+    timeout: float | None,
+    interval: float,
+    max_interval: float,
+    strategy: str,
+    kind: JobKind[Any] = GENERATIONS,
 ) -> None:
     """Refuse unusable wait arguments, naming the problem."""
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -771,3 +805,8 @@ def check_wait_args(
         )
     if strategy not in ("auto", "poll", "sweep"):
         raise ValueError(f"strategy must be 'auto', 'poll' or 'sweep', got {strategy!r}")
+    if strategy == "sweep" and not kind.sweeps:
+        raise ValueError(
+            f"strategy='sweep' needs a list to sweep, and the API lists no {kind.plural}: "
+            "use 'auto' or 'poll'"
+        )

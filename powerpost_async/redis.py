@@ -44,7 +44,7 @@ import re
 import secrets
 import sys
 from collections.abc import Awaitable, Collection, Mapping
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 try:
     import redis.asyncio as _redis
@@ -58,7 +58,11 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 from ._converter import dumps, loads, structure, unstructure
 from ._exceptions import APIStatusError, status_error_class
 from ._fleet import FleetMember
+from ._jobs import KINDS, kind_of
 from ._models import Generation
+
+if TYPE_CHECKING:
+    from ._fleet import Outcome
 
 __all__ = ["RedisCoordinator"]
 
@@ -261,7 +265,7 @@ class RedisCoordinator:
             self._to_release.add(generation_id)
         self._poke()
 
-    def publish(self, outcomes: Mapping[str, Generation | APIStatusError]) -> None:
+    def publish(self, outcomes: Mapping[str, Outcome]) -> None:
         """Store and announce finished generations (or errors for good)."""
         if not self._connected:
             return  # the others have a leader of their own, or wait on their own
@@ -462,7 +466,7 @@ class RedisCoordinator:
         member = self._member
         if member is None or not encoded:
             return
-        outcomes: dict[str, Generation | APIStatusError] = {}
+        outcomes: dict[str, Outcome] = {}
         for generation_id, data in encoded.items():
             try:
                 outcomes[generation_id] = _decode(data)
@@ -551,9 +555,13 @@ class RedisCoordinator:
         return max(1, math.ceil(seconds * 1000))
 
 
-def _encode(outcome: Generation | APIStatusError) -> dict[str, Any]:
+def _encode(outcome: Outcome) -> dict[str, Any]:
     if isinstance(outcome, Generation):
         return {"g": unstructure(outcome)}
+    if not isinstance(outcome, APIStatusError):
+        kind = kind_of(outcome)
+        assert kind is not None, f"not a job: {type(outcome).__name__}"
+        return {"j": [kind.key, unstructure(outcome)]}
     return {
         "e": {
             "status": outcome.status_code,
@@ -564,10 +572,13 @@ def _encode(outcome: Generation | APIStatusError) -> dict[str, Any]:
     }
 
 
-def _decode(data: Any) -> Generation | APIStatusError:
+def _decode(data: Any) -> Outcome:
     """An outcome read back from Redis: never unpickled, only structured (it is data)."""
     if isinstance(data, dict) and "g" in data:
         return structure(data["g"], Generation)
+    if isinstance(data, dict) and "j" in data:
+        key, job = data["j"]
+        return structure(job, KINDS[key].model)  # type: ignore[no-any-return]
     error = data["e"]
     status = int(error["status"])
     if not 400 <= status <= 599:

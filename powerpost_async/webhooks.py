@@ -1,9 +1,11 @@
 """Webhooks: push instead of poll.
 
-PowerPost can POST an event to your HTTPS endpoint when a generation finishes. Parse
-the body with [`parse_webhook()`][powerpost_async.webhooks.parse_webhook], then hand
-the event to the client with `pp.generations.feed(event)`: any `wait`, `as_completed`
-or `wait_many` on that id resolves at once, with polling and sweeping still running
+PowerPost can POST an event to your HTTPS endpoint when a caption or image generation
+finishes, or a post is published (or fails). Parse the body with
+[`parse_webhook()`][powerpost_async.webhooks.parse_webhook], then hand the event to the
+client with `pp.feed(event)` (or the resource's own: `pp.generations.feed(event)`,
+`pp.images.feed(event)`, `pp.posts.feed(event)`): any `wait`, `as_completed` or
+`wait_many` on that id resolves at once, with polling and sweeping still running
 underneath as the safety net (a webhook can be lost).
 
 **Verification is yours.** PowerPost signs webhooks with a per-workspace secret, but the
@@ -22,7 +24,7 @@ from powerpost_async.webhooks import parse_webhook
 
 async def powerpost_webhook(body: bytes, headers: Mapping[str, str]) -> None:
     event = parse_webhook(body, headers=headers, verify=my_verifier)
-    await pp.generations.feed(event)
+    await pp.feed(event)
 ```
 """
 
@@ -34,14 +36,25 @@ from typing import Any, Protocol
 
 import attrs
 
-from ._converter import loads, parse_datetime, structure_outputs
-from ._exceptions import PowerPostError
-from ._models import GenerationError, GenerationStatus, Output
+from ._converter import loads, parse_datetime, structure, structure_outputs
+from ._exceptions import PowerPostError, ResponseValidationError
+from ._models import (
+    GeneratedImage,
+    GenerationError,
+    GenerationStatus,
+    Output,
+    PostItem,
+    PostStatus,
+)
 
 __all__ = [
     "GenerationCompletedEvent",
     "GenerationFailedEvent",
+    "ImageGenerationCompletedEvent",
+    "ImageGenerationFailedEvent",
     "InvalidWebhookError",
+    "PostFailedEvent",
+    "PostPublishedEvent",
     "Verifier",
     "WebhookEvent",
     "WebhookVerificationError",
@@ -67,8 +80,9 @@ class Verifier(Protocol):
 class WebhookEvent:
     """Any webhook event: the envelope, and its ``data`` as received.
 
-    Events the SDK has no class for (``post.published``, or ones added later) arrive as
-    this class, so a handler never breaks on a new event type.
+    Events the SDK has no class for (ones added later) arrive as this class, so a
+    handler never breaks on a new event type. Every event keeps its whole ``data`` as
+    received, fields the SDK does not read included.
 
     Attributes:
         event: The event's name, e.g. ``"generation.completed"``.
@@ -113,6 +127,98 @@ class GenerationFailedEvent(WebhookEvent):
     error: GenerationError
 
 
+@attrs.frozen(kw_only=True)
+class ImageGenerationCompletedEvent(WebhookEvent):
+    """``image_generation.completed``.
+
+    The docs show only the start of this payload (``image_generation_id``; an event
+    without it arrives as a plain `WebhookEvent`): ``images`` is read when it is there
+    and readable, else empty (``data`` keeps everything as sent).
+
+    Attributes:
+        image_generation_id: The image generation that completed.
+        status: Always ``completed``.
+        images: The images, when the event carries them.
+    """
+
+    image_generation_id: str
+    status: GenerationStatus = GenerationStatus.COMPLETED
+    images: tuple[GeneratedImage, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ImageGenerationFailedEvent(WebhookEvent):
+    """``image_generation.failed`` (some images may have been made anyway).
+
+    Attributes:
+        image_generation_id: The image generation that failed.
+        status: Always ``failed``.
+        error: Why, from ``error_code``/``error_message`` (or an ``error`` object).
+        images: The images that were made, when the event carries them.
+    """
+
+    image_generation_id: str
+    status: GenerationStatus = GenerationStatus.FAILED
+    error: GenerationError
+    images: tuple[GeneratedImage, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PostPublishedEvent(WebhookEvent):
+    """``post.published``. Its payload is not documented: an event without a string
+    ``post_id`` arrives as a plain `WebhookEvent`; ``status`` and ``items`` are read when
+    present and readable.
+
+    Attributes:
+        post_id: The post.
+        status: Its status, ``published`` unless the event says otherwise.
+        items: Its items, when the event carries them.
+    """
+
+    post_id: str
+    status: PostStatus = PostStatus.PUBLISHED
+    items: tuple[PostItem, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PostFailedEvent(WebhookEvent):
+    """``post.failed`` (publishing failed, for some items or all). Payload read as
+    for `PostPublishedEvent`.
+
+    Attributes:
+        post_id: The post.
+        status: Its status, ``failed`` unless the event says otherwise.
+        items: Its items, when the event carries them.
+    """
+
+    post_id: str
+    status: PostStatus = PostStatus.FAILED
+    items: tuple[PostItem, ...] = ()
+
+
+def _maybe(data: Mapping[str, Any], name: str, cls: Any) -> Any:
+    """``data[name]`` structured as ``cls``, or ``None`` if absent or unreadable (an
+    undocumented payload is no reason to drop the event: ``data`` keeps it)."""
+    value = data.get(name)
+    if value is None:
+        return None
+    try:
+        return structure(value, cls)
+    except ResponseValidationError:
+        return None
+
+
+def _error_of(data: Mapping[str, Any], default_code: str) -> GenerationError:
+    error = data.get("error")
+    if isinstance(error, dict):
+        code, message = error.get("code"), error.get("message")
+    else:
+        code, message = data.get("error_code"), data.get("error_message")
+    return GenerationError(
+        code=_optional_str(code) or default_code, message=_optional_str(message) or ""
+    )
+
+
 def parse_webhook(
     body: bytes | str,
     *,
@@ -129,8 +235,12 @@ def parse_webhook(
             SDK cannot verify for you, and must not look as if it did.
 
     Returns:
-        A [`GenerationCompletedEvent`][powerpost_async.webhooks.GenerationCompletedEvent], a
-        [`GenerationFailedEvent`][powerpost_async.webhooks.GenerationFailedEvent], or a
+        A [`GenerationCompletedEvent`][powerpost_async.webhooks.GenerationCompletedEvent],
+        [`GenerationFailedEvent`][powerpost_async.webhooks.GenerationFailedEvent],
+        [`ImageGenerationCompletedEvent`][powerpost_async.webhooks.ImageGenerationCompletedEvent],
+        [`ImageGenerationFailedEvent`][powerpost_async.webhooks.ImageGenerationFailedEvent],
+        [`PostPublishedEvent`][powerpost_async.webhooks.PostPublishedEvent],
+        [`PostFailedEvent`][powerpost_async.webhooks.PostFailedEvent], or a
         [`WebhookEvent`][powerpost_async.webhooks.WebhookEvent] for every other event.
 
     Raises:
@@ -173,11 +283,34 @@ def parse_webhook(
             return GenerationFailedEvent(
                 **common,
                 generation_id=_required_str(data, "generation_id"),
-                error=GenerationError(
-                    code=_optional_str(data.get("error_code")) or "GENERATION_FAILED",
-                    message=_optional_str(data.get("error_message")) or "",
-                ),
+                error=_error_of(data, "GENERATION_FAILED"),
             )
+        if event in ("image_generation.completed", "image_generation.failed"):
+            image_generation_id = data.get("image_generation_id")
+            if not isinstance(image_generation_id, str) or not image_generation_id:
+                return WebhookEvent(**common)  # an undocumented shape: kept, not refused
+            images = _maybe(data, "images", tuple[GeneratedImage, ...]) or ()
+            if event == "image_generation.completed":
+                return ImageGenerationCompletedEvent(
+                    **common, image_generation_id=image_generation_id, images=images
+                )
+            return ImageGenerationFailedEvent(
+                **common,
+                image_generation_id=image_generation_id,
+                images=images,
+                error=_error_of(data, "IMAGE_GENERATION_FAILED"),
+            )
+        if event in ("post.published", "post.failed"):
+            post_id = data.get("post_id")
+            if not isinstance(post_id, str) or not post_id:
+                return WebhookEvent(**common)  # an undocumented shape: kept, not refused
+            cls = PostPublishedEvent if event == "post.published" else PostFailedEvent
+            fields: dict[str, Any] = {"post_id": post_id}
+            status = _maybe(data, "status", PostStatus)
+            if status is not None:
+                fields["status"] = status
+            fields["items"] = _maybe(data, "items", tuple[PostItem, ...]) or ()
+            return cls(**common, **fields)
     except (TypeError, ValueError) as exc:
         raise InvalidWebhookError(f"malformed {event} event: {exc}") from exc
     return WebhookEvent(**common)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import powerpost_async
 from powerpost_async import (
+    AlreadyPublishedError,
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -11,21 +12,30 @@ from powerpost_async import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    ContentTooLargeError,
+    FileTooLargeError,
     GenerationFailedError,
+    ImageGenerationFailedError,
     InsufficientCreditsError,
+    InsufficientScopeError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PlatformNotConnectedError,
+    PostFailedError,
     PowerPostError,
     RateLimitError,
     ResponseValidationError,
+    StorageQuotaExceededError,
     UnprocessableEntityError,
+    VideoGenerationFailedError,
     WaitTimeoutError,
 )
 
 EXPECTED = [
     "KNOWN_POST_TYPES",
     "KNOWN_RESEARCH_MODES",
+    "UNSET",
     "USE_CLIENT_DEFAULT",
     "APIConnectionError",
     "APIError",
@@ -35,14 +45,24 @@ EXPECTED = [
     "Account",
     "AccountWithResponse",
     "AiohttpTransport",
+    "AlreadyPublishedError",
+    "Analytics",
     "AuthenticationError",
     "BadRequestError",
+    "Calendar",
+    "CalendarEntry",
     "CircuitOpenError",
     "ConflictError",
+    "ContentTooLargeError",
     "Coordinator",
     "CreatedGeneration",
+    "CreatedImageGeneration",
+    "CreatedVideoGeneration",
     "Credits",
+    "FileTooLargeError",
     "FleetMember",
+    "GeneratedImage",
+    "GeneratedVideo",
     "Generation",
     "GenerationError",
     "GenerationFailedError",
@@ -50,15 +70,33 @@ EXPECTED = [
     "GenerationSummary",
     "Generations",
     "GenerationsWithResponse",
+    "ImageGeneration",
+    "ImageGenerationFailedError",
+    "Images",
     "InsufficientCreditsError",
+    "InsufficientScopeError",
     "InternalServerError",
+    "ItemAnalytics",
     "MalformedResponseError",
+    "Media",
+    "MediaResource",
+    "MediaWithResponse",
+    "Metrics",
     "MockTransport",
     "NotFoundError",
     "Output",
     "Page",
     "PermissionDeniedError",
+    "PlatformNotConnectedError",
+    "Post",
+    "PostAction",
+    "PostFailedError",
+    "PostItem",
+    "PostItemParam",
+    "PostItemStatus",
+    "PostStatus",
     "PostType",
+    "Posts",
     "PowerPost",
     "PowerPostError",
     "PowerPostWarning",
@@ -68,9 +106,17 @@ EXPECTED = [
     "ResearchMode",
     "Response",
     "ResponseValidationError",
+    "StorageQuotaExceededError",
+    "StreamBody",
     "Transport",
     "UnprocessableEntityError",
+    "Unset",
+    "UploadProgressCallback",
+    "UploadSource",
     "UseClientDefault",
+    "VideoGeneration",
+    "VideoGenerationFailedError",
+    "Videos",
     "WaitProgress",
     "WaitTimeoutError",
     "YouTubeOutput",
@@ -86,7 +132,14 @@ def test_all_is_pinned() -> None:
 
 def test_every_exported_name_exists_and_is_public() -> None:
     # Type aliases (a union of exported classes, Literal types) and tuples of names.
-    aliases = {"Output", "PostType", "ResearchMode", "KNOWN_POST_TYPES", "KNOWN_RESEARCH_MODES"}
+    aliases = {
+        "Output",
+        "PostType",
+        "ResearchMode",
+        "KNOWN_POST_TYPES",
+        "KNOWN_RESEARCH_MODES",
+        "UploadSource",
+    }
     for name in powerpost_async.__all__:
         member = getattr(powerpost_async, name)
         if name in aliases:
@@ -117,6 +170,20 @@ def test_error_tree() -> None:
     assert issubclass(WaitTimeoutError, PowerPostError)
     assert issubclass(WaitTimeoutError, TimeoutError)
     assert issubclass(GenerationFailedError, PowerPostError)
+    by_code = [
+        (InsufficientScopeError, PermissionDeniedError),
+        (AlreadyPublishedError, ConflictError),
+        (FileTooLargeError, ContentTooLargeError),
+        (StorageQuotaExceededError, ContentTooLargeError),
+        (ContentTooLargeError, APIStatusError),
+        (PlatformNotConnectedError, UnprocessableEntityError),
+        (ImageGenerationFailedError, GenerationFailedError),
+        (VideoGenerationFailedError, GenerationFailedError),
+        (PostFailedError, PowerPostError),
+    ]
+    for cls, parent in by_code:
+        assert issubclass(cls, parent), cls
+        assert cls.__name__ in (powerpost_async._exceptions.__doc__ or ""), cls
     for name in ["APIStatusError", "RateLimitError", "APITimeoutError", "WaitTimeoutError"]:
         assert name in (powerpost_async._exceptions.__doc__ or "")
 

@@ -30,11 +30,13 @@ from powerpost_async import (
     Coordinator,
     GenerationStatus,
     NotFoundError,
+    PostItemStatus,
     PowerPost,
     RateLimitError,
 )
 from powerpost_async.testing import FakePowerPost, Fault, RedisServer
 from powerpost_async.testing._redis import find_redis_server
+from powerpost_async.webhooks import parse_webhook
 
 redis_asyncio = pytest.importorskip("redis.asyncio")
 from powerpost_async.redis import RedisCoordinator  # noqa: E402
@@ -222,6 +224,54 @@ async def test_an_unknown_id_fails_the_waits_of_every_process(
         )
     assert all(isinstance(o, NotFoundError) for o in outcomes), outcomes
     assert server.requests.count(endpoint="get") <= 2
+
+
+async def test_every_kind_of_job_is_awaited_once_for_the_fleet(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    server = fake(processing=2.0, post_duration=1.0)
+    async with fleet(server, redis_server.url, namespace, 3) as clients:
+        first = clients[0]
+        image = await first.images.generate("a fleet of foxes", quantity=2)
+        video = await first.videos.generate("foxes running", duration=5)
+        post = await first.posts.create([{"post_type": "x-post", "content": "fleet"}])
+        await first.posts.publish(post)
+        server.requests.clear()
+        images = [c.images.wait(image, timeout=30) for c in clients for _ in range(10)]
+        videos = [c.videos.wait(video, timeout=30, interval=0.5) for c in clients]
+        posts = [c.posts.wait(post, timeout=30) for c in clients]
+        done = await asyncio.gather(*images, *videos, *posts)
+    assert {d.status for d in done[:30]} == {GenerationStatus.COMPLETED}
+    assert len({d.images for d in done[:30]}) == 1  # one outcome, structured everywhere
+    assert {d.video.media_id for d in done[30:33]} == {done[30].video.media_id}
+    assert [i.status for i in done[-1].items] == [PostItemStatus.POSTED]
+    polled = [r.path for r in server.requests if r.method == "GET"]
+    # One poller per id in the whole fleet (at most a few extra across a change of leader).
+    assert sum(image.image_generation_id in p for p in polled) <= 8
+    assert sum(video.video_generation_id in p for p in polled) <= 8
+    assert sum(post.post_id in p for p in polled) <= 8
+
+
+async def test_an_image_webhook_fed_to_a_follower_resolves_the_fleet(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    server = fake(processing=600.0)
+    async with fleet(server, redis_server.url, namespace, 3) as clients:
+        leader = next(c for c in clients if c_leading(c))
+        feeder, waiter = [c for c in clients if c is not leader]
+        created = await waiter.images.generate("fed to the fleet")
+        waiting = asyncio.ensure_future(
+            waiter.images.wait(created, timeout=60, interval=30, max_interval=30)
+        )
+        await asyncio.sleep(0.5)
+        server.complete(created.image_generation_id)
+        started = time.monotonic()
+        event = parse_webhook(server.webhook_event(created.image_generation_id), verify=None)
+        assert await feeder.feed(event) is False  # not awaited there: passed to the leader
+        image = await waiting
+        took = time.monotonic() - started
+    assert image.status is GenerationStatus.COMPLETED
+    assert took < 0.5  # not the 30 s of the next poll
 
 
 # -- webhooks and 429s reach every process --------------------------------------------------------

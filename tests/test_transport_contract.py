@@ -36,6 +36,7 @@ from powerpost_async import (
     ResponseValidationError,
     Transport,
 )
+from powerpost_async._transport import StreamBody
 from powerpost_async.testing import FakePowerPost, Fault
 
 from ._tls import self_signed
@@ -536,3 +537,143 @@ def test_a_transport_built_outside_a_loop_warns_nothing_and_works_in_one(
             return (await pp.account.credits()).balance
 
     assert asyncio.run(use()) == 1000
+
+
+# -- streamed request bodies (uploads) -------------------------------------------------------
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        await asyncio.sleep(0)
+        yield part
+
+
+async def test_a_stream_body_is_sent_with_its_length_or_chunked(
+    serve: Serve, transport_factory: TransportFactory
+) -> None:
+    seen: list[tuple[str | None, str | None, bytes]] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        headers = request.headers
+        seen.append((headers.get("Content-Length"), headers.get("Transfer-Encoding"), body))
+        return web.json_response({})
+
+    base = await serve(handler)
+    transport = transport_factory()
+    try:
+        for length in (9, None):
+            body = StreamBody(lambda: _chunks(b"abc", b"", b"defghi"), length=length)
+            request = Request("POST", f"{base}/upload", {"X-Test": "1"}, body, 5.0)
+            assert (await transport.send(request)).status_code == 200
+    finally:
+        await transport.aclose()
+    assert seen == [("9", None, b"abcdefghi"), (None, "chunked", b"abcdefghi")]
+
+
+async def test_uploads_reach_a_server_as_multipart_form_data(
+    serve: Serve, transport_factory: TransportFactory, tmp_path: Path
+) -> None:
+    received: list[tuple[str | None, dict[str, Any]]] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        upload = form["file"]
+        assert isinstance(upload, web.FileField)
+        received.append(
+            (
+                request.headers.get("Content-Length"),
+                {
+                    "type": form["type"],
+                    "file_name": upload.filename,
+                    "content_type": upload.content_type,
+                    "bytes": upload.file.read(),
+                },
+            )
+        )
+        return web.json_response(
+            {"media_id": "m-1", "type": form["type"], "file_name": upload.filename}
+        )
+
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 1000
+    webm = b"\x1a\x45\xdf\xa3" + b"\x07" * 300_000
+    path = tmp_path / "cat.jpg"
+    path.write_bytes(jpeg)
+    base = await serve(handler)
+    async with client_for(base, transport_factory()) as pp:
+        from_path = await pp.media.upload(path)
+        from_stream = await pp.media.upload(_chunks(webm[:5], webm[5:]), file_name="v.webm")
+    assert (from_path.media_id, from_path.type, from_path.file_name) == ("m-1", "image", "cat.jpg")
+    assert (from_stream.type, from_stream.file_name) == ("video", "v.webm")
+    (path_length, path_form), (stream_length, stream_form) = received
+    assert path_length is not None  # known: Content-Length
+    assert int(path_length) > len(jpeg)
+    assert stream_length is None  # not known: chunked
+    assert path_form == {
+        "type": "image",
+        "file_name": "cat.jpg",
+        "content_type": "image/jpeg",
+        "bytes": jpeg,
+    }
+    assert stream_form == {
+        "type": "video",
+        "file_name": "v.webm",
+        "content_type": "video/webm",
+        "bytes": webm,
+    }
+
+
+async def test_an_upload_dropped_midway_is_sent_once(
+    serve: Serve, transport_factory: TransportFactory, tmp_path: Path, sleep: RecordingSleep
+) -> None:
+    hits: list[int] = []
+
+    async def drop_midway(request: web.Request) -> web.StreamResponse:
+        hits.append(len(await request.content.read(65536)))
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
+
+    path = tmp_path / "big.mp4"
+    with path.open("wb") as file:
+        file.write(b"\x00\x00\x00\x18ftypisom")
+        file.truncate(8 * 1024 * 1024)
+    base = await serve(drop_midway)
+    async with client_for(base, transport_factory(), sleep=sleep, max_retries=5) as pp:
+        with pytest.raises(APIConnectionError) as info:
+            await pp.media.upload(path)
+    assert info.value.request_sent is True
+    assert len(hits) == 1
+    assert sleep.calls == []
+
+
+async def test_an_upload_refused_before_sending_goes_again(
+    transport_factory: TransportFactory, tmp_path: Path, sleep: RecordingSleep
+) -> None:
+    path = tmp_path / "cat.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    base = f"http://127.0.0.1:{free_port()}"
+    async with client_for(base, transport_factory(), sleep=sleep, max_retries=2) as pp:
+        with pytest.raises(APIConnectionError) as info:
+            await pp.media.upload(path)
+    assert info.value.request_sent is False
+    assert len(sleep.calls) == 2
+
+
+async def test_a_failing_upload_source_fails_the_upload_with_its_error(
+    serve: Serve, transport_factory: TransportFactory
+) -> None:
+    async def drain(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        return web.json_response({"media_id": "m-1", "type": "image"})
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+        await asyncio.sleep(0)
+        raise OSError(5, "Input/output error")
+
+    base = await serve(drain)
+    async with client_for(base, transport_factory(), max_retries=3) as pp:
+        with pytest.raises(OSError, match="Input/output error") as info:
+            await pp.media.upload(broken())
+    assert not isinstance(info.value, APIConnectionError)

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from powerpost_async import GenerationStatus, YouTubeOutput
+from powerpost_async import GenerationStatus, PostStatus, YouTubeOutput
 from powerpost_async.testing import FakePowerPost, VirtualClock
 from powerpost_async.webhooks import (
     GenerationCompletedEvent,
     GenerationFailedEvent,
+    ImageGenerationFailedEvent,
     InvalidWebhookError,
+    PostFailedEvent,
     WebhookEvent,
     WebhookVerificationError,
     parse_webhook,
@@ -72,14 +74,54 @@ def test_failed_event_turns_flat_fields_into_an_error() -> None:
     assert event.error.message == "Failed to generate content. Please try again."
 
 
-@pytest.mark.parametrize("name", ["post.published", "image_generation.completed", "brand.new"])
-def test_other_events_are_generic(name: str) -> None:
-    payload = {"event": name, "data": {"post_id": "p1", "new_field": [1, 2]}, "extra": True}
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("brand.new", {"post_id": "p1"}),
+        ("video_generation.completed", {"video_generation_id": "v1"}),
+        # Undocumented payloads without the id the SDK reads: kept, never refused.
+        ("post.published", {"id": "p1"}),
+        ("image_generation.completed", {"image_generation": {"id": "i1"}}),
+    ],
+)
+def test_other_events_are_generic(name: str, data: dict[str, object]) -> None:
+    payload = {"event": name, "data": {**data, "new_field": [1, 2]}, "extra": True}
     event = parse_webhook(body(payload), verify=None)
     assert type(event) is WebhookEvent
     assert event.event == name
-    assert event.data["post_id"] == "p1"
+    assert event.data == {**data, "new_field": [1, 2]}
     assert event.timestamp is None
+
+
+def test_image_and_post_events_are_typed_and_keep_their_data() -> None:
+    image = parse_webhook(
+        body(
+            {
+                "event": "image_generation.failed",
+                "workspace_id": "ws_1",
+                "data": {
+                    "image_generation_id": "i1",
+                    "error": {"code": "IMAGE_GENERATION_FAILED", "message": "no"},
+                    "images": [{"media_id": "m1", "url": "https://x/1.webp"}],
+                    "later": 1,
+                },
+            }
+        ),
+        verify=None,
+    )
+    assert isinstance(image, ImageGenerationFailedEvent)
+    assert image.image_generation_id == "i1"
+    assert image.error.code == "IMAGE_GENERATION_FAILED"
+    assert [i.media_id for i in image.images] == ["m1"]
+    assert image.data["later"] == 1
+    post = parse_webhook(
+        body({"event": "post.failed", "data": {"post_id": "p1", "items": "odd", "status": 7}}),
+        verify=None,
+    )
+    assert isinstance(post, PostFailedEvent)
+    assert post.status is PostStatus.FAILED  # an unreadable status: the event's own
+    assert post.items == ()  # unreadable items: left out, still in data
+    assert post.data["items"] == "odd"
 
 
 def test_unknown_fields_and_odd_timestamps_are_tolerated() -> None:
@@ -184,7 +226,9 @@ async def test_events_nobody_awaits_cost_nothing() -> None:
     async with server, server.client() as pp:
         (generation_id,) = server.seed_generations(1, status="processing")
         assert await pp.generations.feed(event_for(generation_id)) is False
-        other = parse_webhook(body({"event": "post.published", "data": {}}), verify=None)
+        other = parse_webhook(
+            body({"event": "post.published", "data": {"post_id": "p"}}), verify=None
+        )
         assert await pp.generations.feed(other) is False
         waiting = asyncio.ensure_future(pp.generations.wait(generation_id))
         await asyncio.sleep(0)

@@ -1,0 +1,221 @@
+"""Job kinds: what the one waiting engine needs to know about each kind of job.
+
+Caption generations, image generations, video generations and posts being published
+are all jobs the API works on for a while: created, then read until they end. The
+waiting engine (``_waiting.py``), its registry, pollers, webhook feeding and fleet mode
+are written once; a `JobKind` tells them how to read one kind: its id, whether it has
+ended, how to count it in a progress report, and what error a wait raises when it
+ended badly. Only caption generations have a list endpoint, so only they are swept;
+the other kinds are polled per id (one poller per id, however many callers await it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, Generic, TypeVar
+
+import attrs
+
+from ._exceptions import (
+    GenerationFailedError,
+    ImageGenerationFailedError,
+    PostFailedError,
+    VideoGenerationFailedError,
+)
+from ._models import (
+    CreatedGeneration,
+    CreatedImageGeneration,
+    CreatedVideoGeneration,
+    Generation,
+    GenerationStatus,
+    GenerationSummary,
+    ImageGeneration,
+    Post,
+    PostAction,
+    PostStatus,
+    VideoGeneration,
+)
+
+__all__ = [
+    "GENERATIONS",
+    "IMAGES",
+    "KINDS",
+    "POSTS",
+    "VIDEOS",
+    "JobKind",
+    "kind_of",
+]
+
+J = TypeVar("J")
+
+
+@attrs.frozen(eq=False)
+class JobKind(Generic[J]):
+    """How the waiting engine reads one kind of job.
+
+    Attributes:
+        key: Short name: ``generations``, ``images``, ``videos``, ``posts`` (the fleet's
+            namespace of its ids, the resource's attribute on the client).
+        noun: In messages: ``"generation"``, ``"image generation"``...
+        model: The class a GET structures into.
+        id_field: The attribute (and JSON field) holding the id.
+        refs: Classes a caller may pass instead of an id (each has ``id_field``).
+        sweeps: Whether it has a list endpoint the sweeper walks (only captions do).
+        interval: Default first pause between polls, seconds.
+        max_interval: Default longest pause between polls, seconds.
+        category: Where a *finished* job counts in a progress report:
+            ``"completed"`` or ``"failed"``.
+        phase: Where an unfinished job counts: ``"pending"``, ``"processing"`` or
+            ``"unknown"``.
+        failure: The error a single ``wait`` raises for a finished job, or ``None``.
+        terminal: Whether a job read has ended.
+    """
+
+    key: str
+    noun: str
+    model: type[J]
+    id_field: str
+    refs: tuple[type, ...]
+    sweeps: bool
+    interval: float
+    max_interval: float
+    terminal: Callable[[Any], bool]
+    category: Callable[[Any], str]
+    phase: Callable[[Any], str]
+    failure: Callable[[Any], Exception | None]
+
+    @property
+    def plural(self) -> str:
+        return self.noun + "s"
+
+    def id_of(self, job: Any) -> str:
+        """The id of a job (or of anything of ``refs``)."""
+        return getattr(job, self.id_field)  # type: ignore[no-any-return]
+
+    def status_of(self, job: Any) -> str:
+        """The status of a job as a string (for messages)."""
+        return str(job.status)
+
+    def fleet_id(self, job_id: str) -> str:
+        """The id as the fleet's coordinator knows it: other kinds' ids never clash
+        with caption generation ids (which keep their bare form)."""
+        return job_id if self.key == "generations" else f"{self.key}:{job_id}"
+
+
+def _generation_phase(job: Any) -> str:
+    status = job.status
+    if status is GenerationStatus.PENDING:
+        return "pending"
+    if status is GenerationStatus.PROCESSING:
+        return "processing"
+    return "unknown"
+
+
+def _completed_if(status: Any) -> Callable[[Any], str]:
+    return lambda job: "completed" if job.status is status else "failed"
+
+
+def _generation_failure(job: Generation) -> Exception | None:
+    return GenerationFailedError(job) if job.status is GenerationStatus.FAILED else None
+
+
+def _image_failure(job: ImageGeneration) -> Exception | None:
+    return ImageGenerationFailedError(job) if job.status is GenerationStatus.FAILED else None
+
+
+def _video_failure(job: VideoGeneration) -> Exception | None:
+    return VideoGenerationFailedError(job) if job.status is GenerationStatus.FAILED else None
+
+
+def _post_failure(post: Post) -> Exception | None:
+    return PostFailedError(post) if post.status is PostStatus.FAILED or post.failed_items else None
+
+
+def _post_category(post: Post) -> str:
+    return "failed" if _post_failure(post) is not None else "completed"
+
+
+def _post_phase(post: Post) -> str:
+    status = post.status
+    if status is PostStatus.DRAFT or status is PostStatus.SCHEDULED:
+        return "pending"
+    if status is PostStatus.PUBLISHING or status is PostStatus.PUBLISHED:
+        return "processing"
+    return "unknown"
+
+
+#: Caption generations: swept through their list, polled when few are awaited.
+GENERATIONS: Final[JobKind[Generation]] = JobKind(
+    key="generations",
+    noun="generation",
+    model=Generation,
+    id_field="generation_id",
+    refs=(CreatedGeneration, Generation, GenerationSummary),
+    sweeps=True,
+    interval=2.0,
+    max_interval=10.0,
+    terminal=lambda job: job.status.is_terminal,
+    category=_completed_if(GenerationStatus.COMPLETED),
+    phase=_generation_phase,
+    failure=_generation_failure,
+)
+
+#: Image generations: no list endpoint; polled per id (the docs advise every 2-3 s).
+IMAGES: Final[JobKind[ImageGeneration]] = JobKind(
+    key="images",
+    noun="image generation",
+    model=ImageGeneration,
+    id_field="image_generation_id",
+    refs=(CreatedImageGeneration, ImageGeneration),
+    sweeps=False,
+    interval=2.0,
+    max_interval=10.0,
+    terminal=lambda job: job.status.is_terminal,
+    category=_completed_if(GenerationStatus.COMPLETED),
+    phase=_generation_phase,
+    failure=_image_failure,
+)
+
+#: Video generations: minutes long; polled per id, less often (the docs: every 10 s).
+VIDEOS: Final[JobKind[VideoGeneration]] = JobKind(
+    key="videos",
+    noun="video generation",
+    model=VideoGeneration,
+    id_field="video_generation_id",
+    refs=(CreatedVideoGeneration, VideoGeneration),
+    sweeps=False,
+    interval=5.0,
+    max_interval=20.0,
+    terminal=lambda job: job.status.is_terminal,
+    category=_completed_if(GenerationStatus.COMPLETED),
+    phase=_generation_phase,
+    failure=_video_failure,
+)
+
+#: Posts being published: polled per id until every item is posted or failed.
+POSTS: Final[JobKind[Post]] = JobKind(
+    key="posts",
+    noun="post",
+    model=Post,
+    id_field="post_id",
+    refs=(Post, PostAction),
+    sweeps=False,
+    interval=3.0,
+    max_interval=15.0,
+    terminal=lambda post: post.is_terminal,
+    category=_post_category,
+    phase=_post_phase,
+    failure=_post_failure,
+)
+
+#: Every kind, by key.
+KINDS: Final[dict[str, JobKind[Any]]] = {
+    kind.key: kind for kind in (GENERATIONS, IMAGES, VIDEOS, POSTS)
+}
+
+_BY_MODEL: Final[dict[type, JobKind[Any]]] = {kind.model: kind for kind in KINDS.values()}
+
+
+def kind_of(job: object) -> JobKind[Any] | None:
+    """The kind of a job read from the API (``None``: not a job)."""
+    return _BY_MODEL.get(type(job))
