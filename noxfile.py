@@ -153,7 +153,8 @@ def soak(session: nox.Session) -> None:
     5xx, drops, slow answers and truncated bodies; then every storm scenario with and
     without the circuit breaker; then the long-horizon scenario over virtual days
     (outages of up to two days, 429 storms, broken pagination, webhooks; about 20 minutes
-    with asyncio's debug mode on). Prints the tables. Sizes: ``POWERPOST_SOAK_GENERATIONS``,
+    with asyncio's debug mode on); then images, videos and posts over a virtual week.
+    Prints the tables. Sizes: ``POWERPOST_SOAK_GENERATIONS``,
     ``POWERPOST_SOAK_SOCKET_GENERATIONS``, ``POWERPOST_HORIZON_CYCLES`` (of 6 virtual
     hours); pytest options go after ``--``.
     """
@@ -163,6 +164,7 @@ def soak(session: nox.Session) -> None:
         "pytest",
         "tests/test_soak.py",
         "tests/test_long_horizon.py",
+        "tests/test_jobs_horizon.py",
         "-s",
         "-q",
         *session.posargs,
@@ -177,6 +179,9 @@ def soak(session: nox.Session) -> None:
             "POWERPOST_HORIZON_HOURS": "6",
             "POWERPOST_HORIZON_LONGEST": "4",
             "POWERPOST_HORIZON_MAX_OUTAGE": str(2 * 86400),
+            # Images, videos and posts: 7 cycles of a virtual day each.
+            "POWERPOST_JOBS_CYCLES": os.environ.get("POWERPOST_JOBS_CYCLES", "7"),
+            "POWERPOST_JOBS_HOURS": "24",
         },
     )
 

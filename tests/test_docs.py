@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import inspect
+import io
 import logging
 import os
 import re
@@ -527,6 +528,44 @@ async def test_errors_explain_more() -> None:
             assert explain(caught.value).startswith(expected)
 
 
+# -- media ----------------------------------------------------------------------------------
+
+
+@covers("upload")
+async def test_upload(
+    api: FakePowerPost,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    photo = tmp_path / "cat.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 600_000)  # a JPEG's first bytes
+    monkeypatch.setenv("PHOTO", str(photo))
+    await run_main("upload")
+    out = lines(capsys)
+    assert out[:4] == [
+        "262144 of 600004 bytes sent",
+        "524288 of 600004 bytes sent",
+        "600004 of 600004 bytes sent",
+        "cat.jpg: image/jpeg, 600004 bytes",
+    ]
+    assert out[4].startswith("generation ")
+    assert api.requests.counts() == {("upload", 200): 1, ("create", 200): 1}
+
+
+@covers("upload_stream")
+async def test_upload_stream(
+    api: FakePowerPost, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = b"\x00\x00\x00\x18ftypisom" + b"\x01" * 700_000
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(video)))
+    await run_main("upload_stream")
+    (line,) = lines(capsys)
+    media_id, _, rest = line.partition(": ")
+    assert rest == f"video, {len(video)} bytes"
+    assert api.media(media_id)["file_name"] == "clip.mp4"
+
+
 # -- webhooks -------------------------------------------------------------------------------
 
 
@@ -736,3 +775,26 @@ def test_the_site_fetches_no_fonts_and_lets_wide_tables_scroll() -> None:
     assert scrollwrap is not None
     assert re.search(r"overflow-x:\s*auto", scrollwrap[1])
     assert not re.search(r"@import|https?://", css), "the extra CSS fetches nothing"
+
+
+# -- the whole pipeline ------------------------------------------------------------------------
+
+
+@covers("pipeline")
+async def test_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = virtual(processing=(5.0, 30.0), post_duration=3.0)
+    photo = tmp_path / "team.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(4000))  # a JPEG, as far as sniffing goes
+    module = load("pipeline")
+    async with server.client() as pp:
+        post, numbers = await module.publish_photo(pp, photo)
+    assert post.status == "published"
+    assert [item.post_type for item in post.posted_items] == module.POST_TYPES
+    assert all(n.metrics is not None for n in numbers)
+    (media_id,) = [m for m in post.items[0].media_ids if server.media(m)["type"] == "image"][:1]
+    assert server.media(media_id)["file_name"] == "team.jpg"
+    assert len(post.items[0].media_ids) == 2  # the photo and the generated image
+    counts = server.requests.counts()
+    for endpoint in ("upload", "create", "image_create", "post_create", "publish"):
+        assert counts[(endpoint, 200)] == 1 or counts.get((endpoint, 201)) == 1, endpoint
+    assert capsys.readouterr().err == ""
