@@ -2,7 +2,8 @@
 
 The SDK checks its arguments against these before sending, and the fake
 (``powerpost_async.testing``) enforces the same figures when it answers, so the two
-cannot drift apart. Nothing here does anything: plain constants.
+cannot drift apart. Plain constants, and one pure function reading them
+(`sniff_format`: which format a file's first bytes announce).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ __all__ = [
     "MAX_SOURCE_URLS",
     "MAX_STYLE_IMAGES",
     "MAX_VIDEO_BYTES",
+    "MEDIA_EXTENSIONS",
+    "MEDIA_FORMATS",
     "MEDIA_TYPES",
     "MEDIA_UPLOAD_PATH",
     "POSTS_PATH",
@@ -50,6 +53,7 @@ __all__ = [
     "VIDEO_MODELS",
     "VIDEO_SIZES",
     "VideoModel",
+    "sniff_format",
 ]
 
 #: Every endpoint of the API lives under this path.
@@ -98,6 +102,44 @@ MAX_VIDEO_BYTES = 500 * 1024 * 1024
 #: Accepted formats per type, as MIME types.
 IMAGE_FORMATS = ("image/jpeg", "image/png", "image/webp")
 VIDEO_FORMATS = ("video/mp4", "video/quicktime", "video/webm")
+#: Every accepted format: MIME type -> (media type, its name, the extension of a file
+#: name made up for it).
+MEDIA_FORMATS: dict[str, tuple[str, str, str]] = {
+    "image/jpeg": ("image", "JPEG", ".jpg"),
+    "image/png": ("image", "PNG", ".png"),
+    "image/webp": ("image", "WebP", ".webp"),
+    "video/mp4": ("video", "MP4", ".mp4"),
+    "video/quicktime": ("video", "MOV", ".mov"),
+    "video/webm": ("video", "WebM", ".webm"),
+}
+#: File name extensions -> MIME type (fixed here: ``mimetypes`` answers per machine).
+MEDIA_EXTENSIONS: dict[str, str] = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".qt": "video/quicktime",
+    ".webm": "video/webm",
+}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The MIME type the first bytes of a file announce, among the accepted formats."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    return None
+
 
 #: Image generation: prompt length, sizes, models (model -> the sizes it makes),
 #: images per request, reference images.

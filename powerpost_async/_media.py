@@ -31,9 +31,12 @@ from ._limits import (
     IMAGE_FORMATS,
     MAX_IMAGE_BYTES,
     MAX_VIDEO_BYTES,
+    MEDIA_EXTENSIONS,
+    MEDIA_FORMATS,
     MEDIA_TYPES,
     MEDIA_UPLOAD_PATH,
     VIDEO_FORMATS,
+    sniff_format,
 )
 from ._models import Media
 from ._response import with_response
@@ -49,7 +52,6 @@ __all__ = [
     "Readable",
     "UploadProgressCallback",
     "UploadSource",
-    "sniff_format",
 ]
 
 #: Bytes read from the source at a time (and the most held in memory at once).
@@ -60,27 +62,6 @@ _MIB: Final = 1024 * 1024
 
 MediaType = Literal["image", "video"]
 
-# MIME type -> (media type, name of the format, extension of a file name made up for it)
-_FORMATS: Final[Mapping[str, tuple[str, str, str]]] = {
-    "image/jpeg": ("image", "JPEG", ".jpg"),
-    "image/png": ("image", "PNG", ".png"),
-    "image/webp": ("image", "WebP", ".webp"),
-    "video/mp4": ("video", "MP4", ".mp4"),
-    "video/quicktime": ("video", "MOV", ".mov"),
-    "video/webm": ("video", "WebM", ".webm"),
-}
-# Fixed here, not from `mimetypes`, whose answers depend on the machine.
-_EXTENSIONS: Final[Mapping[str, str]] = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".mov": "video/quicktime",
-    ".qt": "video/quicktime",
-    ".webm": "video/webm",
-}
 _ACCEPTED: Final[Mapping[str, tuple[str, ...]]] = {"image": IMAGE_FORMATS, "video": VIDEO_FORMATS}
 _LIMITS: Final[Mapping[str, int]] = {"image": MAX_IMAGE_BYTES, "video": MAX_VIDEO_BYTES}
 
@@ -107,21 +88,6 @@ class UploadProgressCallback(Protocol):
     def __call__(self, sent: int, total: int | None, /) -> object:
         """Called as the upload goes, at most once per 256 KiB, and at its end."""
         ...
-
-
-def sniff_format(head: bytes) -> str | None:
-    """The MIME type the first bytes of a file announce, among the accepted formats."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
-    return None
 
 
 class MediaResource:
@@ -528,7 +494,7 @@ def check_file_name(name: object) -> str | None:
 
 
 def _describe(what: str, mime: str) -> str:
-    kind, label, _ = _FORMATS[mime]
+    kind, label, _ = MEDIA_FORMATS[mime]
     return f"{what} is a {label} {kind}"
 
 
@@ -540,11 +506,11 @@ def media_format(head: bytes, name: str | None, what: str) -> str:
     """
     mime = sniff_format(head)
     if mime is None and name:
-        mime = _EXTENSIONS.get(os.path.splitext(name)[1].lower())
+        mime = MEDIA_EXTENSIONS.get(os.path.splitext(name)[1].lower())
     if mime is None:
         if not head:
             raise ValueError(f"{what} is empty: there is nothing to upload")
-        accepted = ", ".join(label for _, label, _ in _FORMATS.values())
+        accepted = ", ".join(label for _, label, _ in MEDIA_FORMATS.values())
         raise ValueError(
             f"{what} is not an accepted format ({accepted}): its first bytes are none of "
             "theirs, and its name has none of their extensions"
@@ -555,11 +521,11 @@ def media_format(head: bytes, name: str | None, what: str) -> str:
 def media_type_for(mime: str, requested: str | None, what: str) -> str:
     """The upload's ``type``: the one asked for, if it accepts the format, else the
     format's own."""
-    own = _FORMATS[mime][0]
+    own = MEDIA_FORMATS[mime][0]
     if requested is None:
         return own
     if mime not in _ACCEPTED[requested]:
-        labels = ", ".join(_FORMATS[m][1] for m in _ACCEPTED[requested])
+        labels = ", ".join(MEDIA_FORMATS[m][1] for m in _ACCEPTED[requested])
         raise ValueError(
             f"{_describe(what, mime)}: it cannot be uploaded as type={requested!r} "
             f"({requested}s may be {labels})"
@@ -736,7 +702,7 @@ async def _prepare(
             opened,
             media_type=media_type,
             mime=mime,
-            file_name=name or opened.name or f"upload{_FORMATS[mime][2]}",
+            file_name=name or opened.name or f"upload{MEDIA_FORMATS[mime][2]}",
             on_progress=on_progress,
             what=what,
         )

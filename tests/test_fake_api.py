@@ -349,7 +349,7 @@ async def test_upload_falls_back_to_the_content_type_then_the_extension(api: Api
     assert by_name.json()["mime_type"] == "video/quicktime"
     neither = await api.upload(unknown, "image", file_name="notes.txt", content_type="text/plain")
     assert neither.status_code == 400
-    assert "JPG, PNG, WEBP" in neither.json()["error"]["message"]
+    assert "JPEG, PNG, WebP" in neither.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,8 @@ from powerpost_async import (
     Response,
     StorageQuotaExceededError,
 )
-from powerpost_async._limits import MAX_IMAGE_BYTES, MAX_VIDEO_BYTES
-from powerpost_async._media import CHUNK_SIZE, sniff_format
+from powerpost_async._limits import MAX_IMAGE_BYTES, MAX_VIDEO_BYTES, sniff_format
+from powerpost_async._media import CHUNK_SIZE
 from powerpost_async._transport import StreamBody
 from powerpost_async.testing import FakePowerPost, Fault
 

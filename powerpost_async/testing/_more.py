@@ -46,6 +46,8 @@ from powerpost_async._limits import (
     MAX_SCHEDULED_POSTS,
     MAX_STYLE_IMAGES,
     MAX_VIDEO_BYTES,
+    MEDIA_EXTENSIONS,
+    MEDIA_FORMATS,
     MEDIA_TYPES,
     POSTS_PATH,
     SCOPES,
@@ -54,6 +56,7 @@ from powerpost_async._limits import (
     VIDEO_GENERATIONS_PATH,
     VIDEO_MODELS,
     VIDEO_SIZES,
+    sniff_format,
 )
 from powerpost_async.testing._core import (
     _ApiError,
@@ -103,24 +106,6 @@ _IMAGE_FAILURE = "IMAGE_GENERATION_FAILED"
 _VIDEO_FAILURE = "VIDEO_GENERATION_FAILED"
 _STATUSES = ("pending", "processing", "completed", "failed")
 POST_STATUSES = ("draft", "scheduled", "publishing", "published", "failed")
-_MIME_EXTENSIONS = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "video/mp4": "mp4",
-    "video/quicktime": "mov",
-    "video/webm": "webm",
-}
-_EXTENSION_MIMES = {
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "mp4": "video/mp4",
-    "m4v": "video/mp4",
-    "mov": "video/quicktime",
-    "webm": "video/webm",
-}
 _MAX_ANALYTICS_DAYS = 90
 _DAY = 86400.0
 
@@ -502,13 +487,13 @@ class More:
             )
         if upload.size == 0:
             raise _invalid("file is empty")
-        mime = _sniff(upload.head) or _declared(upload.content_type, upload.file_name)
+        mime = sniff_format(upload.head) or _declared(upload.content_type, upload.file_name)
         accepted = IMAGE_FORMATS if media_type == "image" else VIDEO_FORMATS
         if mime not in accepted:
-            names = ", ".join(_MIME_EXTENSIONS[m].upper() for m in accepted)
+            names = ", ".join(MEDIA_FORMATS[m][1] for m in accepted)
             raise _invalid(f"Unsupported {media_type} format: accepted are {names}")
         media_id = self._new_media_id()
-        file_name = upload.file_name or f"upload.{_MIME_EXTENSIONS[mime]}"
+        file_name = upload.file_name or f"upload{MEDIA_FORMATS[mime][2]}"
         media = _Media(
             media_id=media_id,
             workspace_id=workspace,
@@ -1402,30 +1387,15 @@ def _caption_prompt(generation: _Generation, post_type: str | None) -> str:
     return str(text)[:MAX_IMAGE_PROMPT]
 
 
-def _sniff(head: bytes) -> str | None:
-    """The format the magic bytes say, if they say one."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
-    return None
-
-
 def _declared(content_type: str | None, file_name: str | None) -> str | None:
     """The format the part's content type, or else its file name's extension, claims."""
     if content_type:
         mime = content_type.partition(";")[0].strip().lower()
         mime = {"image/jpg": "image/jpeg", "video/mov": "video/quicktime"}.get(mime, mime)
-        if mime in _MIME_EXTENSIONS:
+        if mime in MEDIA_FORMATS:
             return mime
     if file_name and "." in file_name:
-        return _EXTENSION_MIMES.get(file_name.rpartition(".")[2].lower())
+        return MEDIA_EXTENSIONS.get("." + file_name.rpartition(".")[2].lower())
     return None
 
 
