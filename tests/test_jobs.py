@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from powerpost_async import (
     UNSET,
     AlreadyPublishedError,
+    APIError,
     BadRequestError,
     ConflictError,
     GenerationStatus,
@@ -25,13 +26,14 @@ from powerpost_async import (
     PostFailedError,
     PostItemStatus,
     PostStatus,
+    PowerPost,
     PowerPostWarning,
     VideoGenerationFailedError,
     WaitProgress,
     WaitTimeoutError,
     to_dict,
 )
-from powerpost_async.testing import FakePowerPost, VirtualClock
+from powerpost_async.testing import FakePowerPost, Fault, VirtualClock
 from powerpost_async.webhooks import (
     ImageGenerationCompletedEvent,
     PostFailedEvent,
@@ -485,3 +487,63 @@ async def test_webhooks_resolve_image_and_post_waits_at_once(
         assert await pp.generations.feed(image_event) is False  # not a caption event
     assert image.status is GenerationStatus.COMPLETED
     assert finished.failed_items
+
+
+# -- nothing that may have landed is sent twice -----------------------------------------------
+
+
+async def _prepare(pp: PowerPost, endpoint: str) -> Callable[[], Awaitable[object]]:
+    """The call of ``endpoint``, ready to be made (its post already exists)."""
+    post = await pp.posts.create([{"post_type": "x-post", "content": "once"}])
+    at = datetime(2026, 1, 11, 9, 0, tzinfo=timezone.utc)
+    if endpoint == "cancel_publish":
+        await pp.posts.schedule(post, at=at)
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "image_create": lambda: pp.images.generate("once"),
+        "video_create": lambda: pp.videos.generate("once", duration=5),
+        "post_create": lambda: pp.posts.create([{"post_type": "x-post", "content": "once"}]),
+        "publish": lambda: pp.posts.publish(post),
+        "schedule": lambda: pp.posts.schedule(post, at=at),
+        "cancel_publish": lambda: pp.posts.cancel_publish(post),
+        "calendar_create": lambda: pp.calendar.create("once", "2026-02-01"),
+    }
+    return calls[endpoint]
+
+
+WRITES = [
+    "image_create",
+    "video_create",
+    "post_create",
+    "publish",
+    "schedule",
+    "cancel_publish",
+    "calendar_create",
+]
+
+
+@pytest.mark.parametrize("endpoint", WRITES)
+@pytest.mark.parametrize(
+    "fault", [Fault.server_error(503, executed=True), Fault.drop(executed=True)], ids=str
+)
+async def test_a_write_that_may_have_landed_is_not_sent_again(
+    server: FakePowerPost, endpoint: str, fault: Fault
+) -> None:
+    async with server.client(max_retries=5) as pp:
+        call = await _prepare(pp, endpoint)
+        server.requests.clear()
+        server.faults.script(fault, on=endpoint)
+        with pytest.raises(APIError):
+            await call()
+    assert server.requests.count(endpoint=endpoint) == 1
+
+
+@pytest.mark.parametrize("endpoint", WRITES)
+async def test_a_write_refused_before_any_work_is_sent_again(
+    server: FakePowerPost, endpoint: str
+) -> None:
+    async with server.client(max_retries=5) as pp:
+        call = await _prepare(pp, endpoint)
+        server.requests.clear()
+        server.faults.script(Fault.rate_limit(retry_after=1), on=endpoint)
+        await call()
+    assert server.requests.count(endpoint=endpoint) == 2  # the 429, then the one that worked
