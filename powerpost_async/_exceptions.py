@@ -27,10 +27,11 @@ PowerPostError
 │   │   └── CircuitOpenError          ... not sent: the API keeps failing, the client waits
 │   └── ResponseValidationError       the answer could not be read into our models
 │       └── MalformedResponseError    ... because it was not even JSON (truncated, garbled)
-├── GenerationFailedError             a generation awaited with ``wait`` failed
+├── JobFailedError                    a job awaited with ``wait`` ended badly (``.job``)
+│   ├── GenerationFailedError         ... a caption generation failed
 │   ├── ImageGenerationFailedError    ... an image generation (some images may be there)
-│   └── VideoGenerationFailedError    ... a video generation
-├── PostFailedError                   a post awaited with ``posts.wait`` had items fail
+│   ├── VideoGenerationFailedError    ... a video generation
+│   └── PostFailedError               ... a post had items fail
 └── WaitTimeoutError                  a wait's deadline passed (also a TimeoutError)
 ```
 
@@ -65,6 +66,7 @@ __all__ = [
     "InsufficientCreditsError",
     "InsufficientScopeError",
     "InternalServerError",
+    "JobFailedError",
     "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -378,7 +380,20 @@ def _rebuild_validation(
     return cls(message, body=body, errors=errors)
 
 
-class GenerationFailedError(PowerPostError):
+class JobFailedError(PowerPostError):
+    """A job awaited with ``wait`` ended badly: catch this for every kind at once.
+
+    Attributes:
+        job: The finished job as last read: a [`Generation`][powerpost_async.Generation],
+            [`ImageGeneration`][powerpost_async.ImageGeneration],
+            [`VideoGeneration`][powerpost_async.VideoGeneration] or
+            [`Post`][powerpost_async.Post].
+    """
+
+    job: Generation | ImageGeneration | VideoGeneration | Post
+
+
+class GenerationFailedError(JobFailedError):
     """A generation that was awaited ended ``failed``.
 
     Attributes:
@@ -388,6 +403,7 @@ class GenerationFailedError(PowerPostError):
 
     def __init__(self, generation: Generation) -> None:
         self.generation = generation
+        self.job = generation
         error = generation.error
         detail = f"{error.code}: {error.message}" if error is not None else "no error details"
         super().__init__(f"generation {generation.generation_id} failed ({detail})")
@@ -396,7 +412,7 @@ class GenerationFailedError(PowerPostError):
         return (type(self), (self.generation,))
 
 
-class ImageGenerationFailedError(GenerationFailedError):
+class ImageGenerationFailedError(JobFailedError):
     """An image generation that was awaited ended ``failed``.
 
     Some images may still have been made (a partial failure): they are in
@@ -408,12 +424,12 @@ class ImageGenerationFailedError(GenerationFailedError):
 
     def __init__(self, image_generation: ImageGeneration) -> None:
         self.image_generation = image_generation
+        self.job = image_generation
         error = image_generation.error
         detail = f"{error.code}: {error.message}" if error is not None else "no error details"
         made = len(image_generation.images)
         kept = f"; {made} image(s) were made and kept" if made else ""
-        PowerPostError.__init__(
-            self,
+        super().__init__(
             f"image generation {image_generation.image_generation_id} failed ({detail}){kept}",
         )
 
@@ -421,7 +437,7 @@ class ImageGenerationFailedError(GenerationFailedError):
         return (type(self), (self.image_generation,))
 
 
-class VideoGenerationFailedError(GenerationFailedError):
+class VideoGenerationFailedError(JobFailedError):
     """A video generation that was awaited ended ``failed`` (its credits are refunded).
 
     Attributes:
@@ -430,17 +446,18 @@ class VideoGenerationFailedError(GenerationFailedError):
 
     def __init__(self, video_generation: VideoGeneration) -> None:
         self.video_generation = video_generation
+        self.job = video_generation
         error = video_generation.error
         detail = f"{error.code}: {error.message}" if error is not None else "no error details"
-        PowerPostError.__init__(
-            self, f"video generation {video_generation.video_generation_id} failed ({detail})"
+        super().__init__(
+            f"video generation {video_generation.video_generation_id} failed ({detail})"
         )
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.video_generation,))
 
 
-class PostFailedError(PowerPostError):
+class PostFailedError(JobFailedError):
     """A post awaited with ``posts.wait`` finished with items that failed.
 
     The items that did go out are not lost: ``post.items`` holds every item's status
@@ -453,6 +470,7 @@ class PostFailedError(PowerPostError):
 
     def __init__(self, post: Post) -> None:
         self.post = post
+        self.job = post
         self.failed_items = tuple(item for item in post.items if item.status == "failed")
         posted = sum(1 for item in post.items if item.status == "posted")
         super().__init__(

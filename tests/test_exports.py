@@ -19,6 +19,7 @@ from powerpost_async import (
     InsufficientCreditsError,
     InsufficientScopeError,
     InternalServerError,
+    JobFailedError,
     NotFoundError,
     PermissionDeniedError,
     PlatformNotConnectedError,
@@ -77,6 +78,7 @@ EXPECTED = [
     "InsufficientScopeError",
     "InternalServerError",
     "ItemAnalytics",
+    "JobFailedError",
     "MalformedResponseError",
     "Media",
     "MediaResource",
@@ -177,9 +179,11 @@ def test_error_tree() -> None:
         (StorageQuotaExceededError, ContentTooLargeError),
         (ContentTooLargeError, APIStatusError),
         (PlatformNotConnectedError, UnprocessableEntityError),
-        (ImageGenerationFailedError, GenerationFailedError),
-        (VideoGenerationFailedError, GenerationFailedError),
-        (PostFailedError, PowerPostError),
+        (GenerationFailedError, JobFailedError),
+        (ImageGenerationFailedError, JobFailedError),
+        (VideoGenerationFailedError, JobFailedError),
+        (PostFailedError, JobFailedError),
+        (JobFailedError, PowerPostError),
     ]
     for cls, parent in by_code:
         assert issubclass(cls, parent), cls

@@ -30,8 +30,7 @@ from typing import Any
 
 from powerpost_async import (
     APIError,
-    GenerationFailedError,
-    PostFailedError,
+    JobFailedError,
     PowerPost,
     WaitTimeoutError,
 )
@@ -128,7 +127,7 @@ class Run:
             outcome = "ok"
         except WaitTimeoutError:
             outcome = "timeout"
-        except (GenerationFailedError, PostFailedError):
+        except JobFailedError:
             outcome = "failed"  # documented: the job (or items of the post) failed
         except asyncio.CancelledError:
             self.log.append(("cancelled", self.clock(), deadline))

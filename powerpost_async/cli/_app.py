@@ -16,19 +16,46 @@ import os
 import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import date, datetime
 from typing import Any, NoReturn, TextIO
 
 import attrs
 
 from powerpost_async import (
     KNOWN_POST_TYPES,
-    GenerationFailedError,
+    JobFailedError,
     PowerPostError,
     WaitTimeoutError,
     __version__,
 )
+from powerpost_async._limits import (
+    CALENDAR_PLATFORMS,
+    IMAGE_MODELS,
+    IMAGE_SIZES,
+    MAX_QUANTITY,
+    MEDIA_TYPES,
+    VIDEO_MODELS,
+    VIDEO_SIZES,
+)
 
 from ._commands import STATUS_ORDER, cmd_create, cmd_credits, cmd_get, cmd_list, cmd_sweep, cmd_wait
+from ._content import (
+    cmd_analytics,
+    cmd_calendar_create,
+    cmd_calendar_delete,
+    cmd_calendar_get,
+    cmd_calendar_list,
+    cmd_images_generate,
+    cmd_images_get,
+    cmd_media_upload,
+    cmd_posts_cancel,
+    cmd_posts_create,
+    cmd_posts_get,
+    cmd_posts_publish,
+    cmd_posts_schedule,
+    cmd_videos_generate,
+    cmd_videos_get,
+)
 from ._context import (
     EXIT_API,
     EXIT_FAILED,
@@ -50,8 +77,10 @@ EXIT_BROKEN_PIPE = 141
 Handler = Callable[[argparse.Namespace, Context], Coroutine[Any, Any, int]]
 
 DESCRIPTION = """\
-Command line for the PowerPost API v1: AI-written social-media captions.
-Create generations, await them (many at once), list and sweep them, check credits.
+Command line for the PowerPost API v1: AI-written social-media posts.
+Create caption generations and await them (many at once), upload media, generate
+images and videos, create, publish and schedule posts, read their analytics, plan the
+content calendar, check credits.
 Try it without an account: `powerpost demo`, or `powerpost --fake generations list`."""
 
 EPILOG = """\
@@ -62,18 +91,32 @@ commands:
   generations wait     await generations, a line per generation as it finishes
   sweep                counts by status: of the whole workspace, or of the given ids
   credits              the account's credit balance
+  media upload         upload an image or a video (a progress bar on a terminal)
+  images generate      start an image generation (--wait to await its images)
+  images get           one image generation, with its images
+  videos generate      start a video generation (--wait to await the video)
+  videos get           one video generation
+  posts create         a draft post: --item TYPE[=CONTENT] per platform
+  posts get            one post, with every item's status
+  posts publish        publish a post now (--wait to await every item's outcome)
+  posts schedule       publish a post later: --at 2026-05-01T09:00:00+02:00
+  posts cancel         turn a scheduled post back into a draft
+  analytics            the numbers of one post item
+  calendar list        the calendar entries between two days
+  calendar create      plan a calendar entry (get and delete one too)
   serve-fake           run the embedded fake API in the foreground
   demo                 create and await many generations against the embedded fake API
+                       (--pipeline: upload, caption, image, post, publish, analytics)
 
 environment:
   POWERPOST_API_KEY        your API key, pp_live_sk_... (--api-key wins)
-  POWERPOST_WORKSPACE_ID   the workspace for generations commands (--workspace-id wins)
+  POWERPOST_WORKSPACE_ID   the workspace (every command but credits; --workspace-id wins)
   POWERPOST_BASE_URL       the API's base URL (--base-url wins)
   POWERPOST_DEBUG          set to 1 for a traceback on an unexpected error
 
 exit codes:
   0    success
-  1    a generation failed, or a wait timed out
+  1    a generation (image, video) or a post's item failed, or a wait timed out
   2    usage or configuration error (bad arguments, no API key, ...)
   3    API or network error (an error status from the API, no connection, ...)
   130  interrupted (Ctrl-C)
@@ -82,7 +125,7 @@ errors:
   one line on stderr ("error: ..."), with hints below it; with --json, one JSON
   object on stdout instead: {"error": {"type": "NotFoundError", "message": "...",
   ...}}, with the fields a program may act on (status_code, code, request_id,
-  retry_after, pending_ids, ...); "type" is "UsageError" for the arguments or the
+  retry_after, pending_ids, scope, ...); "type" is "UsageError" for the arguments or the
   configuration, else the name of the SDK's exception
 
 `powerpost COMMAND --help` tells more about each command."""
@@ -177,6 +220,91 @@ def _int_between(low: int, high: int | None) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _post_type_key(text: str, flag: str) -> tuple[str, str | None]:
+    """``TYPE`` or ``TYPE=VALUE`` (split at the first ``=``); ``VALUE`` must not be empty."""
+    post_type, equals, value = text.partition("=")
+    post_type = post_type.strip()
+    if not post_type:
+        raise argparse.ArgumentTypeError(f"expected TYPE or TYPE=..., got {text!r}")
+    if equals and not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"{post_type}= has nothing after the '=': leave it out, or write {flag} "
+            f"{post_type}='...'"
+        )
+    return post_type, value if equals else None
+
+
+def _item(text: str) -> tuple[str, str | None]:
+    """``--item TYPE[=CONTENT]``."""
+    return _post_type_key(text, "--item")
+
+
+def _title(text: str) -> tuple[str, str]:
+    """``--title TYPE=TITLE``."""
+    post_type, value = _post_type_key(text, "--title")
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected TYPE=TITLE, got {text!r}")
+    return post_type, value
+
+
+def _media(text: str) -> tuple[str | None, str]:
+    """``--media [TYPE=]ID``: one item's, or (without ``TYPE=``) every item's."""
+    if "=" in text:
+        post_type, value = _post_type_key(text, "--media")
+        assert value is not None
+        return post_type, value.strip()
+    if text in KNOWN_POST_TYPES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a post type, not a media id: write {text}=MEDIA_ID"
+        )
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a media id")
+    return None, text.strip()
+
+
+def _aware_datetime(text: str) -> datetime:
+    """An ISO 8601 timestamp with its UTC offset (``Z`` stands for ``+00:00``)."""
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 timestamp: {text!r} (e.g. 2026-05-01T09:00:00+02:00)"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset: add one, e.g. {value}+02:00 or {value}Z"
+        )
+    return moment
+
+
+def _day(text: str) -> date:
+    """A ``YYYY-MM-DD`` day."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}")
+
+
+def _clock_time(text: str) -> str:
+    """``HH:MM`` on a 24-hour clock."""
+    hours, colon, minutes = text.partition(":")
+    if (
+        colon
+        and len(hours) == len(minutes) == 2
+        and hours.isdigit()
+        and minutes.isdigit()
+        and int(hours) < 24
+        and int(minutes) < 60
+    ):
+        return text
+    raise argparse.ArgumentTypeError(f"expected HH:MM on a 24-hour clock, got {text!r}")
 
 
 # -- the parser ---------------------------------------------------------------------------
@@ -278,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     credits = commands.add_parser("credits", help="the account's credit balance")
     _json_flag(credits, "one JSON document")
     credits.set_defaults(handler=cmd_credits)
+    _add_media(commands)
+    _add_images(commands)
+    _add_videos(commands)
+    _add_posts(commands)
+    _add_analytics(commands)
+    _add_calendar(commands)
 
     serve = commands.add_parser(
         "serve-fake",
@@ -363,10 +497,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="create and await many generations against the embedded fake API",
         description="Start the embedded fake API, create COUNT generations through the "
         "SDK (50 at a time), await them all with pp.generations.wait_many and a live "
-        "progress bar, then summarise: outcomes, credits, wall time, HTTP requests used.",
+        "progress bar, then summarise: outcomes, credits, wall time, HTTP requests used. "
+        "With --pipeline, take N posts through every step from upload to analytics, all "
+        "at once, on a quicker fake (seconds in all at pace 1).",
+    )
+    demo.add_argument("--count", type=_int_between(1, 100_000), help="generations (default 200)")
+    demo.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="run the whole publishing pipeline instead, for --posts posts at once: upload "
+        "a photo, caption it, draw an image from the captions, create a post with it, "
+        "publish, await every item, read each item's analytics; then report each step's "
+        "requests, credits and time",
     )
     demo.add_argument(
-        "--count", type=_int_between(1, 100_000), default=200, help="generations (default 200)"
+        "--posts",
+        type=_int_between(1, 1000),
+        metavar="N",
+        help="with --pipeline: posts to take through it (default 20)",
     )
     demo.add_argument(
         "--pace",
@@ -491,6 +639,339 @@ def _add_generations(commands: argparse._SubParsersAction[_Parser]) -> None:
     wait.set_defaults(handler=cmd_wait)
 
 
+def _wait_flags(parser: argparse.ArgumentParser, what: str, default: float) -> None:
+    parser.add_argument("--wait", action="store_true", help=f"await it and print {what}")
+    parser.add_argument(
+        "--timeout",
+        dest="wait_timeout",
+        type=_positive_float,
+        default=default,
+        metavar="S",
+        help=f"with --wait: seconds to wait at most (default {default:g})",
+    )
+
+
+def _add_media(commands: argparse._SubParsersAction[_Parser]) -> None:
+    group = commands.add_parser(
+        "media", help="upload images and videos", description="Media of the workspace."
+    )
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    upload = actions.add_parser(
+        "upload",
+        help="upload an image or a video",
+        description="Upload a file (streamed, never read whole into memory) and print its "
+        "media id, to pass on to --media, --style-image or --source-image. Images: JPEG, "
+        "PNG or WebP, at most 10 MiB; videos: MP4, MOV or WebM, at most 500 MiB. The "
+        "format is read from the file's first bytes and checked before anything is sent. "
+        "A progress bar on a terminal; nothing while it runs otherwise.",
+    )
+    upload.add_argument("path", metavar="PATH", help="the file")
+    upload.add_argument(
+        "--type", choices=MEDIA_TYPES, help="image or video (default: what the file is)"
+    )
+    _json_flag(upload, "one JSON document")
+    upload.set_defaults(handler=cmd_media_upload)
+
+
+def _add_images(commands: argparse._SubParsersAction[_Parser]) -> None:
+    group = commands.add_parser(
+        "images",
+        help="generate images and get them",
+        description="Image generations: start one, get one.",
+    )
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    generate = actions.add_parser(
+        "generate",
+        help="start an image generation (costs credits per image)",
+        description="Start an image generation; print its id and cost. With --wait, await "
+        "it and print its images (exit 1 if it failed; images made before a partial "
+        "failure are kept and shown). Give a PROMPT, or --generation-id to draw from that "
+        "caption generation (then PROMPT is optional).",
+    )
+    generate.add_argument("prompt", nargs="?", metavar="PROMPT", help="what to draw")
+    generate.add_argument("--size", choices=IMAGE_SIZES, help="default: square")
+    generate.add_argument(
+        "--quantity",
+        type=_int_between(1, MAX_QUANTITY),
+        metavar="N",
+        help=f"images to make, 1-{MAX_QUANTITY} (default 1)",
+    )
+    generate.add_argument(
+        "--model",
+        metavar="MODEL",
+        help=f"one of {', '.join(IMAGE_MODELS)} (default: flux2-flex); another name is "
+        "sent with a warning",
+    )
+    generate.add_argument(
+        "--enhance-prompt", action="store_true", help="let the service rewrite the prompt"
+    )
+    generate.add_argument(
+        "--style-image",
+        dest="style_images",
+        action="append",
+        metavar="ID",
+        help="a reference image's media id (repeatable, at most 4)",
+    )
+    generate.add_argument(
+        "--generation-id", metavar="ID", help="a completed caption generation to illustrate"
+    )
+    generate.add_argument(
+        "--source-post-type",
+        metavar="TYPE",
+        help="with --generation-id: which of its captions to draw from",
+    )
+    _wait_flags(generate, "its images", 600.0)
+    _json_flag(generate, "one JSON document (with --wait: the finished generation)")
+    generate.set_defaults(handler=cmd_images_generate)
+
+    get = actions.add_parser(
+        "get",
+        help="one image generation, with its images",
+        description="One image generation: its status and the images made (exit 1 if it "
+        "failed: the images made anyway are listed).",
+    )
+    get.add_argument("id", metavar="ID", help="the image generation id")
+    _json_flag(get, "one JSON document")
+    get.set_defaults(handler=cmd_images_get)
+
+
+def _add_videos(commands: argparse._SubParsersAction[_Parser]) -> None:
+    group = commands.add_parser(
+        "videos",
+        help="generate videos and get them",
+        description="Video generations: start one, get one.",
+    )
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    generate = actions.add_parser(
+        "generate",
+        help="start a video generation (costs credits per second)",
+        description="Start a video generation; print its id and cost. With --wait, await "
+        "it (minutes, on the real API) and print the video (exit 1 if it failed: then it "
+        "is refunded).",
+    )
+    generate.add_argument("prompt", metavar="PROMPT", help="what to film")
+    durations = "; ".join(
+        f"{name}: {' or '.join(map(str, spec.durations))}" for name, spec in VIDEO_MODELS.items()
+    )
+    generate.add_argument(
+        "--duration",
+        type=_int_between(1, None),
+        required=True,
+        metavar="N",
+        help=f"seconds, one the model makes ({durations})",
+    )
+    generate.add_argument(
+        "--model",
+        metavar="MODEL",
+        help=f"one of {', '.join(VIDEO_MODELS)} (default: kling-3.0-pro); another name is "
+        "sent with a warning",
+    )
+    generate.add_argument("--size", choices=VIDEO_SIZES, help="default: landscape")
+    generate.add_argument(
+        "--audio", action="store_true", help="with sound (not with runway-gen-4.5)"
+    )
+    generate.add_argument(
+        "--enhance-prompt", action="store_true", help="let the service rewrite the prompt"
+    )
+    generate.add_argument(
+        "--source-image", metavar="ID", help="an image's media id to animate (image to video)"
+    )
+    _wait_flags(generate, "the video", 1800.0)
+    _json_flag(generate, "one JSON document (with --wait: the finished generation)")
+    generate.set_defaults(handler=cmd_videos_generate)
+
+    get = actions.add_parser(
+        "get",
+        help="one video generation",
+        description="One video generation: its status and its video once made (exit 1 if "
+        "it failed).",
+    )
+    get.add_argument("id", metavar="ID", help="the video generation id")
+    _json_flag(get, "one JSON document")
+    get.set_defaults(handler=cmd_videos_get)
+
+
+def _add_posts(commands: argparse._SubParsersAction[_Parser]) -> None:
+    group = commands.add_parser(
+        "posts",
+        help="create, publish, schedule and cancel posts",
+        description="Posts: one item per post type, created as a draft, then published "
+        "now or scheduled.",
+    )
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = actions.add_parser(
+        "create",
+        help="create a draft post",
+        description="Create a draft post, one --item per post type. An item's content "
+        "follows its type\nafter '=' (quote it for the shell); with --generation-id, items "
+        "may leave it out\nand get that generation's caption for their platform (and "
+        "YouTube titles). Print\nthe post; publish it with `posts publish`.",
+        epilog="examples:\n"
+        "  powerpost posts create --item x-post='Dark mode is here' \\\n"
+        "      --item linkedin-post='We shipped dark mode' --media IMAGE_ID\n"
+        "  powerpost posts create --generation-id GEN_ID --item instagram-feed \\\n"
+        "      --item youtube-short --title youtube-short='Dark mode in 30 s' \\\n"
+        "      --media instagram-feed=IMAGE_ID --media youtube-short=VIDEO_ID",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    create.add_argument(
+        "--item",
+        dest="items",
+        type=_item,
+        action="append",
+        required=True,
+        metavar="TYPE[=CONTENT]",
+        help="an item: its post type, then '=' and its caption (repeat for each "
+        "platform, at most 12): " + ", ".join(KNOWN_POST_TYPES),
+    )
+    create.add_argument(
+        "--title",
+        dest="titles",
+        type=_title,
+        action="append",
+        metavar="TYPE=TITLE",
+        help="the title of the TYPE item (youtube-video and youtube-short need one)",
+    )
+    create.add_argument(
+        "--media",
+        type=_media,
+        action="append",
+        metavar="[TYPE=]ID",
+        help="attach a media id to the TYPE item, or without TYPE= to every item (repeatable)",
+    )
+    create.add_argument(
+        "--generation-id",
+        metavar="ID",
+        help="a completed caption generation: fills the content (and titles) left out",
+    )
+    create.add_argument(
+        "--allow-unknown-post-types",
+        action="store_true",
+        help="send post types this version does not know; without it they are refused "
+        "before anything is sent",
+    )
+    _json_flag(create, "one JSON document")
+    create.set_defaults(handler=cmd_posts_create)
+
+    get = actions.add_parser(
+        "get",
+        help="one post, with every item's status",
+        description="One post: its status and every item's (posted ones with the "
+        "platform's id, failed ones with their error). Exit 1 if it or an item failed.",
+    )
+    get.add_argument("id", metavar="ID", help="the post id")
+    _json_flag(get, "one JSON document")
+    get.set_defaults(handler=cmd_posts_get)
+
+    publish = actions.add_parser(
+        "publish",
+        help="publish a draft or scheduled post now",
+        description="Publish a post now; the items post in the background (credits are "
+        "charged per item posted). With --wait, await every item and print the post "
+        "(exit 1 if an item failed; the posted ones are shown too).",
+    )
+    publish.add_argument("id", metavar="ID", help="the post id")
+    _wait_flags(publish, "every item's outcome", 600.0)
+    _json_flag(publish, "one JSON document (with --wait: the post once publishing ended)")
+    publish.set_defaults(handler=cmd_posts_publish)
+
+    schedule = actions.add_parser(
+        "schedule",
+        help="publish a draft post at a given time",
+        description="Schedule a draft (or reschedule a scheduled) post: it publishes by "
+        "itself at --at (at most 60 days ahead).",
+    )
+    schedule.add_argument("id", metavar="ID", help="the post id")
+    schedule.add_argument(
+        "--at",
+        type=_aware_datetime,
+        required=True,
+        metavar="WHEN",
+        help="ISO 8601 with its UTC offset, e.g. 2026-05-01T09:00:00+02:00 or 2026-05-01T07:00:00Z",
+    )
+    _json_flag(schedule, "one JSON document")
+    schedule.set_defaults(handler=cmd_posts_schedule)
+
+    cancel = actions.add_parser(
+        "cancel",
+        help="turn a scheduled post back into a draft",
+        description="Cancel a scheduled publish (or one whose items have not started "
+        "posting): the post is a draft again.",
+    )
+    cancel.add_argument("id", metavar="ID", help="the post id")
+    _json_flag(cancel, "one JSON document")
+    cancel.set_defaults(handler=cmd_posts_cancel)
+
+
+def _add_analytics(commands: argparse._SubParsersAction[_Parser]) -> None:
+    analytics = commands.add_parser(
+        "analytics",
+        help="the numbers of one post item",
+        description="Views, likes and comments of one post item (the item ids are in "
+        "`posts get`); none until it is posted, then refreshed daily by the API.",
+    )
+    analytics.add_argument("item_id", metavar="ITEM_ID", help="the post item id")
+    _json_flag(analytics, "one JSON document")
+    analytics.set_defaults(handler=cmd_analytics)
+
+
+def _add_calendar(commands: argparse._SubParsersAction[_Parser]) -> None:
+    group = commands.add_parser(
+        "calendar",
+        help="plan content calendar entries",
+        description="The content calendar: planning entries (a title, a day, a time, "
+        "platforms), not linked to posts.",
+    )
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser(
+        "list",
+        help="the entries between two days",
+        description="The entries from --from to --to (both included, at most 366 days), "
+        "by date and time.",
+    )
+    listing.add_argument(
+        "--from", dest="start", type=_day, required=True, metavar="DAY", help="YYYY-MM-DD"
+    )
+    listing.add_argument(
+        "--to", dest="end", type=_day, required=True, metavar="DAY", help="YYYY-MM-DD"
+    )
+    _json_flag(listing, "JSON lines, one object per entry")
+    listing.set_defaults(handler=cmd_calendar_list)
+
+    create = actions.add_parser(
+        "create", help="plan an entry", description="Plan a calendar entry; print it."
+    )
+    create.add_argument("title", metavar="TITLE", help="at most 500 characters")
+    create.add_argument(
+        "--date", type=_day, required=True, metavar="DAY", help="the day, YYYY-MM-DD"
+    )
+    create.add_argument(
+        "--time", type=_clock_time, metavar="HH:MM", help="the time of day (24-hour clock)"
+    )
+    create.add_argument("--description", metavar="TEXT", help="notes, at most 5000 characters")
+    create.add_argument(
+        "--platform",
+        dest="platforms",
+        choices=CALENDAR_PLATFORMS,
+        action="append",
+        help="a platform it is for (repeatable)",
+    )
+    _json_flag(create, "one JSON document")
+    create.set_defaults(handler=cmd_calendar_create)
+
+    get = actions.add_parser("get", help="one entry", description="One calendar entry.")
+    get.add_argument("id", metavar="ID", help="the entry id")
+    _json_flag(get, "one JSON document")
+    get.set_defaults(handler=cmd_calendar_get)
+
+    delete = actions.add_parser(
+        "delete", help="delete an entry", description="Delete a calendar entry."
+    )
+    delete.add_argument("id", metavar="ID", help="the entry id")
+    _json_flag(delete, 'one JSON document: {"entry_id": ID, "deleted": true}')
+    delete.set_defaults(handler=cmd_calendar_delete)
+
+
 # -- running ------------------------------------------------------------------------------
 
 
@@ -505,9 +986,22 @@ def _make_ui(mode: UIMode, json_output: bool, stdout: TextIO) -> UI:
 
 
 async def _demo(args: argparse.Namespace, ctx: Context) -> int:
-    from ._demo import run_demo  # the demo and the fake server load only when used
+    # The demos and the fake server load only when used.
+    if args.pipeline:
+        if args.count is not None:
+            raise CLIError("--count is for the generations demo: with --pipeline, use --posts")
+        from ._pipeline import DEFAULT_POSTS, run_pipeline
 
-    return await run_demo(ctx, count=args.count, pace=args.pace, seed=args.seed)
+        posts = DEFAULT_POSTS if args.posts is None else args.posts
+        return await run_pipeline(ctx, posts=posts, pace=args.pace, seed=args.seed)
+    if args.posts is not None:
+        raise CLIError(
+            "--posts goes with --pipeline", hints=["powerpost demo --pipeline --posts N"]
+        )
+    from ._demo import run_demo
+
+    count = 200 if args.count is None else args.count
+    return await run_demo(ctx, count=count, pace=args.pace, seed=args.seed)
 
 
 async def _serve_fake(args: argparse.Namespace, ctx: Context) -> int:
@@ -638,7 +1132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(handler(args, ctx))
     except CLIError as error:
         return fail(error.report(), error.code, error.error)
-    except (GenerationFailedError, WaitTimeoutError) as error:
+    except (JobFailedError, WaitTimeoutError) as error:
         return fail(ErrorReport.of(error), EXIT_FAILED)
     except PowerPostError as error:
         # Status errors read "404 NOT_FOUND: Generation not found (request id ...)";

@@ -9,10 +9,11 @@ the :class:`~powerpost_async.cli._output.UI`) or as JSON. Errors are not handled
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import warnings
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 
 from powerpost_async import (
     KNOWN_POST_TYPES,
@@ -31,6 +32,7 @@ from ._context import EXIT_API, EXIT_FAILED, EXIT_OK, CLIError, Context
 from ._output import Column, ErrorReport, shorten, when
 
 __all__ = [
+    "check_post_types",
     "cmd_create",
     "cmd_credits",
     "cmd_get",
@@ -39,6 +41,7 @@ __all__ = [
     "cmd_wait",
     "finish_line",
     "render_generation",
+    "sdk_warnings",
 ]
 
 STATUS_ORDER = ("pending", "processing", "completed", "failed")
@@ -169,7 +172,21 @@ async def cmd_get(args: argparse.Namespace, ctx: Context) -> int:
 # -- generations create / wait ------------------------------------------------------------
 
 
-def _check_post_types(post_types: Sequence[str], allow_unknown: bool) -> None:
+@contextlib.contextmanager
+def sdk_warnings(ctx: Context) -> Iterator[None]:
+    """The SDK's warnings in the block (a post type or model it does not know, sent
+    anyway) as ``warning:`` lines on stderr, not Python warnings with a source location;
+    shown even when the API then refuses the request, since they say why."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                ctx.note(f"warning: {warning.message}")
+
+
+def check_post_types(post_types: Sequence[str], allow_unknown: bool) -> None:
     """Refuse, before anything is sent, a post type this version does not know.
 
     A typo would otherwise cost a round trip and a 400 (or, should the API accept it, a
@@ -198,26 +215,18 @@ def _check_post_types(post_types: Sequence[str], allow_unknown: bool) -> None:
 
 async def cmd_create(args: argparse.Namespace, ctx: Context) -> int:
     """``generations create``: print the new id and its cost; with ``--wait``, the result."""
-    _check_post_types(args.post_types, args.allow_unknown_post_types)
+    check_post_types(args.post_types, args.allow_unknown_post_types)
     async with ctx.client() as pp:
-        with warnings.catch_warnings(record=True) as caught:
-            # The SDK warns about post types it does not know (and sends them anyway):
-            # a warning line, not a Python warning with a source location; shown even
-            # when the API then refuses the request, since it says why.
-            warnings.simplefilter("always")
-            try:
-                created = await pp.generations.create(
-                    args.prompt,
-                    post_types=args.post_types,
-                    research_mode=args.research_mode,
-                    media_ids=args.media_ids,
-                    writing_style_id=args.writing_style_id,
-                    cta_text=args.cta_text,
-                    source_urls=args.source_urls,
-                )
-            finally:
-                for warning in caught:
-                    ctx.note(f"warning: {warning.message}")
+        with sdk_warnings(ctx):
+            created = await pp.generations.create(
+                args.prompt,
+                post_types=args.post_types,
+                research_mode=args.research_mode,
+                media_ids=args.media_ids,
+                writing_style_id=args.writing_style_id,
+                cta_text=args.cta_text,
+                source_urls=args.source_urls,
+            )
         if not args.wait:
             if ctx.json_output:
                 ctx.emit(created)

@@ -10,7 +10,14 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from powerpost_async import AuthenticationError, PermissionDeniedError, PowerPost
+from powerpost_async import (
+    AuthenticationError,
+    InsufficientCreditsError,
+    InsufficientScopeError,
+    PermissionDeniedError,
+    PlatformNotConnectedError,
+    PowerPost,
+)
 
 from ._output import UI, USAGE_ERROR, ErrorReport, emit_json, error_details
 
@@ -163,7 +170,20 @@ class Settings:
 
 
 def hints_for(error: BaseException, settings: Settings) -> list[str]:
-    """What to check when the API refused the key (401) or the workspace (403)."""
+    """What to check when the API refused the key (401), its scopes or the workspace
+    (403), a post's platforms (422) or the balance (402)."""
+    if isinstance(error, InsufficientScopeError):
+        scope = error.scope or "the scope this command needs"
+        return [
+            f"this API key lacks the scope {scope}: create a key that has it in "
+            "PowerPost's settings, and use that one (POWERPOST_API_KEY or --api-key)"
+        ]
+    if isinstance(error, PlatformNotConnectedError):
+        where = f"workspace {settings.workspace_id}" if settings.workspace_id else "the workspace"
+        named = ", ".join(error.platforms) or "its platforms"
+        return [f"connect {named} to {where} in PowerPost, or leave those items out"]
+    if isinstance(error, InsufficientCreditsError):
+        return ["check the balance: powerpost credits"]
     if isinstance(error, AuthenticationError):
         source = settings.key_source or "POWERPOST_API_KEY"
         hints = [f"the API did not accept the key from {source}: check it"]
@@ -227,7 +247,7 @@ class Context:
             raise CLIError("no API key configured", hints=_KEY_HINTS)
         if workspace and not settings.workspace_id:
             raise CLIError(
-                "no workspace configured (generations commands need one)",
+                "no workspace configured (every command but credits needs one)",
                 hints=_WORKSPACE_HINTS,
             )
         try:

@@ -12,7 +12,7 @@ import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import attrs
@@ -110,8 +110,13 @@ def new_fake(
     history: bool = True,
     rate_limit: tuple[int, float] | None = None,
     on_request: Callable[[RequestRecord], object] | None = None,
+    post_duration: float | None = None,
 ) -> FakePowerPost:
-    """A FakePowerPost on the real clock, with the small sample history unless told not."""
+    """A FakePowerPost on the real clock, with the small sample history unless told not.
+
+    ``post_duration``: seconds each post item takes to post (``None``: the fake's default).
+    """
+    more: dict[str, Any] = {} if post_duration is None else {"post_duration": post_duration}
     server = FakePowerPost(
         pending=pending,
         processing=processing,
@@ -120,6 +125,7 @@ def new_fake(
         credits=credits,
         rate_limit=rate_limit,
         on_request=on_request,
+        **more,
     )
     if history:
         for prompt, post_types, mode, status in _HISTORY:

@@ -28,7 +28,12 @@ from powerpost_async import (
     APIStatusError,
     CircuitOpenError,
     GenerationFailedError,
+    ImageGenerationFailedError,
+    InsufficientScopeError,
+    PlatformNotConnectedError,
+    PostFailedError,
     RateLimitError,
+    VideoGenerationFailedError,
     WaitProgress,
     WaitTimeoutError,
     to_dict,
@@ -46,6 +51,7 @@ __all__ = [
     "PlainUI",
     "Reporter",
     "RichUI",
+    "TransferReport",
     "UIMode",
     "describe_progress",
     "emit_json",
@@ -100,6 +106,13 @@ class Reporter(Protocol):
         """Print one line (above the bar, when there is one)."""
 
 
+class TransferReport(Protocol):
+    """Progress of an upload, fed by the SDK's ``on_progress(sent, total)`` callback."""
+
+    def __call__(self, sent: int, total: int | None, /) -> None:
+        """Show ``sent`` bytes of ``total`` (``None``: not known)."""
+
+
 class UI(Protocol):
     """What commands print through (see the module docstring)."""
 
@@ -126,6 +139,10 @@ class UI(Protocol):
         self, total: int, label: str, *, milestones: bool = False
     ) -> contextlib.AbstractContextManager[Reporter]:
         """A progress display for ``total`` generations, for the duration of a ``with``."""
+        ...
+
+    def transfer(self, label: str) -> contextlib.AbstractContextManager[TransferReport]:
+        """A byte-count progress bar for an upload (shown on a terminal only)."""
         ...
 
 
@@ -169,10 +186,27 @@ def error_details(error: BaseException) -> dict[str, Any]:
         details["request_sent"] = error.request_sent
     if isinstance(error, WaitTimeoutError):
         details.update(pending_ids=list(error.pending_ids), timeout=error.timeout)
-    if isinstance(error, GenerationFailedError):
+    if isinstance(error, InsufficientScopeError) and error.scope is not None:
+        details["scope"] = error.scope
+    if isinstance(error, PlatformNotConnectedError) and error.platforms:
+        details["platforms"] = list(error.platforms)
+    # Each kind of JobFailedError carries its own job.
+    job_error = None
+    if isinstance(error, ImageGenerationFailedError):
+        details["image_generation_id"] = error.image_generation.image_generation_id
+        details["media_ids"] = [image.media_id for image in error.image_generation.images]
+        job_error = error.image_generation.error
+    elif isinstance(error, VideoGenerationFailedError):
+        details["video_generation_id"] = error.video_generation.video_generation_id
+        job_error = error.video_generation.error
+    elif isinstance(error, GenerationFailedError):
         details["generation_id"] = error.generation.generation_id
-        if error.generation.error is not None:
-            details["code"] = error.generation.error.code
+        job_error = error.generation.error
+    if job_error is not None:
+        details["code"] = job_error.code
+    if isinstance(error, PostFailedError):
+        details["post_id"] = error.post.post_id
+        details["failed_item_ids"] = [item.item_id for item in error.failed_items]
     return details
 
 
@@ -188,7 +222,8 @@ class ErrorReport:
         hints: What to do about it, a line each.
         details: Fields a program may act on: ``status_code``, ``code``,
             ``request_id``, ``retry_after``, ``request_sent``, ``pending_ids``,
-            ``generation_id``, ``generation_ids``...
+            ``generation_id``, ``generation_ids``, ``scope``, ``platforms``,
+            ``image_generation_id``, ``video_generation_id``, ``post_id``...
     """
 
     type: str
@@ -303,6 +338,15 @@ class PlainUI:
     @contextlib.contextmanager
     def progress(self, total: int, label: str, *, milestones: bool = False) -> Iterator[Reporter]:
         yield _PlainReporter(self, total, label, milestones)
+
+    @contextlib.contextmanager
+    def transfer(self, label: str) -> Iterator[TransferReport]:
+        # Quiet: a pipe or a log wants the result, not a line per 256 KiB.
+        yield _ignore_transfer
+
+
+def _ignore_transfer(sent: int, total: int | None, /) -> None:
+    pass
 
 
 class _PlainReporter:
@@ -430,6 +474,32 @@ class RichUI:
         ) as progress:
             task = progress.add_task(label, total=total, counts="")
             yield _RichReporter(progress, task)
+
+    @contextlib.contextmanager
+    def transfer(self, label: str) -> Iterator[TransferReport]:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
+
+        with Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            TimeElapsedColumn(),
+            console=self._console,
+        ) as progress:
+            task = progress.add_task(label, total=None)
+
+            def report(sent: int, total: int | None, /) -> None:
+                progress.update(task, completed=sent, total=total)
+
+            yield report
 
 
 class _RichReporter:

@@ -723,8 +723,8 @@ def _chunks(content: object) -> AsyncIterable[bytes]:
     """A request's content as chunks: an async iterable as it is, bytes as one chunk."""
     if content is None or isinstance(content, (bytes, bytearray, memoryview)):
         return _one(bytes(content or b""))
-    if hasattr(content, "__aiter__"):
-        return content
+    if isinstance(content, AsyncIterable):
+        return content  # a StreamBody, or any async iterable of bytes
     raise TypeError(f"request content must be bytes or an async iterable, got {content!r}")
 
 

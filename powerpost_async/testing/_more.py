@@ -489,7 +489,7 @@ class More:
             raise _invalid("file is empty")
         mime = sniff_format(upload.head) or _declared(upload.content_type, upload.file_name)
         accepted = IMAGE_FORMATS if media_type == "image" else VIDEO_FORMATS
-        if mime not in accepted:
+        if mime is None or mime not in accepted:
             names = ", ".join(MEDIA_FORMATS[m][1] for m in accepted)
             raise _invalid(f"Unsupported {media_type} format: accepted are {names}")
         media_id = self._new_media_id()
