@@ -19,7 +19,9 @@ from ._client import PowerPost
 from ._converter import to_dict, to_json
 from ._creative import (
     Images,
+    ImagesWithResponse,
     Videos,
+    VideosWithResponse,
 )
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import (
@@ -94,12 +96,15 @@ from ._models import (
 from ._planning import (
     UNSET,
     Analytics,
+    AnalyticsWithResponse,
     Calendar,
+    CalendarWithResponse,
     Unset,
 )
 from ._posts import (
     PostItemParam,
     Posts,
+    PostsWithResponse,
 )
 from ._resources import Account, AccountWithResponse, Generations, GenerationsWithResponse
 from ._response import APIResponse, RateLimit
@@ -129,10 +134,12 @@ __all__ = [
     "AiohttpTransport",
     "AlreadyPublishedError",
     "Analytics",
+    "AnalyticsWithResponse",
     "AuthenticationError",
     "BadRequestError",
     "Calendar",
     "CalendarEntry",
+    "CalendarWithResponse",
     "CircuitOpenError",
     "ConflictError",
     "ContentTooLargeError",
@@ -155,6 +162,7 @@ __all__ = [
     "ImageGeneration",
     "ImageGenerationFailedError",
     "Images",
+    "ImagesWithResponse",
     "InsufficientCreditsError",
     "InsufficientScopeError",
     "InternalServerError",
@@ -180,6 +188,7 @@ __all__ = [
     "PostStatus",
     "PostType",
     "Posts",
+    "PostsWithResponse",
     "PowerPost",
     "PowerPostError",
     "PowerPostWarning",
@@ -200,6 +209,7 @@ __all__ = [
     "VideoGeneration",
     "VideoGenerationFailedError",
     "Videos",
+    "VideosWithResponse",
     "WaitProgress",
     "WaitTimeoutError",
     "YouTubeOutput",

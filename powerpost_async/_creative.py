@@ -44,6 +44,7 @@ from ._models import (
     Media,
     VideoGeneration,
 )
+from ._response import with_response
 from ._waiting import ProgressCallback, generation_id_of
 
 if TYPE_CHECKING:
@@ -52,9 +53,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ImageRef",
     "Images",
+    "ImagesWithResponse",
     "MediaRef",
     "VideoRef",
     "Videos",
+    "VideosWithResponse",
     "media_id_of",
 ]
 
@@ -224,6 +227,12 @@ class Images(JobResource[ImageGeneration]):
 
     _kind: JobKind[ImageGeneration] = IMAGES
     _path = IMAGE_GENERATIONS_PATH
+
+    @property
+    def with_response(self) -> ImagesWithResponse:
+        """`generate` and `get`, answering [`APIResponse`][powerpost_async.APIResponse]s:
+        ``await pp.images.with_response.get(id)``."""
+        return ImagesWithResponse(self)
 
     async def generate(
         self,
@@ -418,6 +427,11 @@ class Videos(JobResource[VideoGeneration]):
     _kind: JobKind[VideoGeneration] = VIDEOS
     _path = VIDEO_GENERATIONS_PATH
 
+    @property
+    def with_response(self) -> VideosWithResponse:
+        """`generate` and `get`, answering [`APIResponse`][powerpost_async.APIResponse]s."""
+        return VideosWithResponse(self)
+
     async def generate(
         self,
         prompt: str,
@@ -577,3 +591,23 @@ class Videos(JobResource[VideoGeneration]):
         return await self._feed(
             event, frozenset({"video_generation.completed", "video_generation.failed"})
         )
+
+
+class ImagesWithResponse:
+    """``pp.images.with_response``: `generate` and `get`, each answering an
+    [`APIResponse`][powerpost_async.APIResponse] around what the plain call returns."""
+
+    def __init__(self, images: Images) -> None:
+        clock = images._client._clock
+        self.generate = with_response(images.generate, clock)
+        self.get = with_response(images.get, clock)
+
+
+class VideosWithResponse:
+    """``pp.videos.with_response``: `generate` and `get`, each answering an
+    [`APIResponse`][powerpost_async.APIResponse] around what the plain call returns."""
+
+    def __init__(self, videos: Videos) -> None:
+        clock = videos._client._clock
+        self.generate = with_response(videos.generate, clock)
+        self.get = with_response(videos.get, clock)

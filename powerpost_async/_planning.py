@@ -25,11 +25,19 @@ from ._limits import (
     POST_ITEMS_PATH,
 )
 from ._models import CalendarEntry, ItemAnalytics, PostItem
+from ._response import with_response
 
 if TYPE_CHECKING:
     from ._client import PowerPost
 
-__all__ = ["UNSET", "Analytics", "Calendar", "Unset"]
+__all__ = [
+    "UNSET",
+    "Analytics",
+    "AnalyticsWithResponse",
+    "Calendar",
+    "CalendarWithResponse",
+    "Unset",
+]
 
 
 class Unset:
@@ -58,6 +66,11 @@ class Analytics:
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
+
+    @property
+    def with_response(self) -> AnalyticsWithResponse:
+        """`item`, answering an [`APIResponse`][powerpost_async.APIResponse]."""
+        return AnalyticsWithResponse(self)
 
     async def item(
         self,
@@ -171,6 +184,12 @@ class Calendar:
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
+
+    @property
+    def with_response(self) -> CalendarWithResponse:
+        """`list`, `create`, `get`, `update` and `delete`, answering
+        [`APIResponse`][powerpost_async.APIResponse]s."""
+        return CalendarWithResponse(self)
 
     async def list(
         self,
@@ -358,3 +377,26 @@ class Calendar:
             timeout=timeout,
             extra_headers=extra_headers,
         )
+
+
+class AnalyticsWithResponse:
+    """``pp.analytics.with_response``: `item`, answering an
+    [`APIResponse`][powerpost_async.APIResponse] around the
+    [`ItemAnalytics`][powerpost_async.ItemAnalytics]."""
+
+    def __init__(self, analytics: Analytics) -> None:
+        self.item = with_response(analytics.item, analytics._client._clock)
+
+
+class CalendarWithResponse:
+    """``pp.calendar.with_response``: `list`, `create`, `get`, `update` and `delete`,
+    each answering an [`APIResponse`][powerpost_async.APIResponse] around what the plain
+    call returns."""
+
+    def __init__(self, calendar: Calendar) -> None:
+        clock = calendar._client._clock
+        self.list = with_response(calendar.list, clock)
+        self.create = with_response(calendar.create, clock)
+        self.get = with_response(calendar.get, clock)
+        self.update = with_response(calendar.update, clock)
+        self.delete = with_response(calendar.delete, clock)

@@ -34,12 +34,13 @@ from ._models import (
     PostAction,
     PostType,
 )
+from ._response import with_response
 from ._waiting import ProgressCallback, generation_id_of
 
 if TYPE_CHECKING:
     from .webhooks import WebhookEvent
 
-__all__ = ["PostItemParam", "PostRef", "Posts"]
+__all__ = ["PostItemParam", "PostRef", "Posts", "PostsWithResponse"]
 
 #: What post waits and actions accept: the id, or an object carrying it.
 PostRef = str | Post | PostAction
@@ -138,6 +139,12 @@ class Posts(JobResource[Post]):
 
     _kind: JobKind[Post] = POSTS
     _path = POSTS_PATH
+
+    @property
+    def with_response(self) -> PostsWithResponse:
+        """`create`, `get`, `publish`, `schedule` and `cancel_publish`, answering
+        [`APIResponse`][powerpost_async.APIResponse]s."""
+        return PostsWithResponse(self)
 
     async def create(
         self,
@@ -374,3 +381,17 @@ class Posts(JobResource[Post]):
         """Tell the client a post's publishing ended (a ``post.*`` webhook, or its id):
         its waits resolve now, from one GET. Returns whether it was awaited."""
         return await self._feed(event, POST_EVENTS)
+
+
+class PostsWithResponse:
+    """``pp.posts.with_response``: `create`, `get`, `publish`, `schedule` and
+    `cancel_publish`, each answering an [`APIResponse`][powerpost_async.APIResponse]
+    around what the plain call returns."""
+
+    def __init__(self, posts: Posts) -> None:
+        clock = posts._client._clock
+        self.create = with_response(posts.create, clock)
+        self.get = with_response(posts.get, clock)
+        self.publish = with_response(posts.publish, clock)
+        self.schedule = with_response(posts.schedule, clock)
+        self.cancel_publish = with_response(posts.cancel_publish, clock)

@@ -547,3 +547,25 @@ async def test_a_write_refused_before_any_work_is_sent_again(
         server.faults.script(Fault.rate_limit(retry_after=1), on=endpoint)
         await call()
     assert server.requests.count(endpoint=endpoint) == 2  # the 429, then the one that worked
+
+
+async def test_every_new_call_has_a_with_response_twin(server: FakePowerPost) -> None:
+    async with server.client() as pp:
+        image = await pp.images.with_response.generate("a twin")
+        video = await pp.videos.with_response.generate("a twin", duration=5)
+        post = await pp.posts.with_response.create([{"post_type": "x-post", "content": "t"}])
+        got = await pp.posts.with_response.get(post.parsed)
+        published = await pp.posts.with_response.publish(post.parsed)
+        item = await pp.analytics.with_response.item(post.parsed.items[0])
+        entry = await pp.calendar.with_response.create("twin", "2026-02-01")
+        listed = await pp.calendar.with_response.list("2026-02-01", "2026-02-01")
+        deleted = await pp.calendar.with_response.delete(entry.parsed)
+        images = await pp.images.with_response.get(image.parsed)
+        videos = await pp.videos.with_response.get(video.parsed.video_generation_id)
+    answers = [image, video, post, got, published, item, entry, listed, deleted, images, videos]
+    assert all(a.status_code in (200, 201) for a in answers)
+    assert all(a.request_id and a.request_id.startswith("req_") for a in answers)
+    assert all(a.attempts == 1 for a in answers)
+    assert published.parsed.status is PostStatus.PUBLISHING
+    assert [e.entry_id for e in listed.parsed] == [entry.parsed.entry_id]
+    assert deleted.parsed is None
