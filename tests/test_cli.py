@@ -926,8 +926,20 @@ def _without_slow_callbacks(err: bytes) -> bytes:
     return b"".join(line for line in lines if not slow.fullmatch(line))
 
 
+# A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
+# across exec: a suite run in the background (CI under nohup, `cmd &`) would hand the CLI
+# a Ctrl-C it cannot receive. This trampoline gives it the default disposition first.
+_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 async def _python(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _DEFAULT_SIGINT,
         sys.executable,
         "-W",
         "error",
