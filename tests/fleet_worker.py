@@ -40,10 +40,14 @@ def say(event: str, **fields: object) -> None:
 
 async def watch_the_lease(coordinator: RedisCoordinator) -> None:
     leading = False
+    connected = coordinator.connected
     while True:
         if coordinator.leading != leading:
             leading = coordinator.leading
             say("lead" if leading else "follow")
+        if coordinator.connected != connected:  # Redis out of reach: waiting on its own
+            connected = coordinator.connected
+            say("connected" if connected else "disconnected")
         await asyncio.sleep(0.01)
 
 

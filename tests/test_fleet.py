@@ -495,7 +495,11 @@ async def test_worker_processes_share_one_sweeper_and_survive_the_leader_dying(
     # The dead leader's lease lapses after LEASE; a follower tries every LEASE / 3.
     assert takeover <= LEASE + LEASE / 3 + 0.5, takeover
     gets = server.requests.count(endpoint="get")
-    assert gets <= 40 + 10  # about one GET per generation, whoever leads
+    # About one GET per generation, whoever leads; a process that lost Redis for a moment
+    # on a busy machine (its calls are bounded by the short test lease) waits on its own
+    # meanwhile, and may read its own 10 ids once more.
+    alone = sum(1 for w in others if w.said("disconnected"))
+    assert gets <= 40 + 10 + 10 * alone, (gets, alone)
 
 
 # -- the FastAPI example, in fleet mode ----------------------------------------------------------

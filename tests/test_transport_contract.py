@@ -580,6 +580,8 @@ async def test_uploads_reach_a_server_as_multipart_form_data(
         form = await request.post()
         upload = form["file"]
         assert isinstance(upload, web.FileField)
+        with upload.file:  # aiohttp spools it to a temporary file: ours to close
+            content = upload.file.read()
         received.append(
             (
                 request.headers.get("Content-Length"),
@@ -587,7 +589,7 @@ async def test_uploads_reach_a_server_as_multipart_form_data(
                     "type": form["type"],
                     "file_name": upload.filename,
                     "content_type": upload.content_type,
-                    "bytes": upload.file.read(),
+                    "bytes": content,
                 },
             )
         )
