@@ -69,6 +69,8 @@ ImageRef = str | CreatedImageGeneration | ImageGeneration
 VideoRef = str | CreatedVideoGeneration | VideoGeneration
 
 IMAGE_EVENTS: Final = frozenset({"image_generation.completed", "image_generation.failed"})
+#: None is listed today; a future ``video_generation.*`` event is accepted.
+VIDEO_EVENTS: Final = frozenset({"video_generation.completed", "video_generation.failed"})
 
 
 def media_id_of(ref: object, name: str = "media_id") -> str:
@@ -588,9 +590,7 @@ class Videos(JobResource[VideoGeneration]):
     async def feed(self, event: WebhookEvent | str) -> bool:
         """Tell the client a video generation finished (by id: the API lists no video
         webhook events today; a future ``video_generation.*`` event is accepted too)."""
-        return await self._feed(
-            event, frozenset({"video_generation.completed", "video_generation.failed"})
-        )
+        return await self._feed(event, VIDEO_EVENTS)
 
 
 class ImagesWithResponse:

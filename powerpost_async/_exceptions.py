@@ -471,8 +471,8 @@ class PostFailedError(JobFailedError):
     def __init__(self, post: Post) -> None:
         self.post = post
         self.job = post
-        self.failed_items = tuple(item for item in post.items if item.status == "failed")
-        posted = sum(1 for item in post.items if item.status == "posted")
+        self.failed_items = post.failed_items
+        posted = len(post.posted_items)
         super().__init__(
             f"post {post.post_id} ended {post.status}: {len(self.failed_items)} of "
             f"{len(post.items)} item(s) failed, {posted} posted"

@@ -115,24 +115,21 @@ def _completed_if(status: Any) -> Callable[[Any], str]:
     return lambda job: "completed" if job.status is status else "failed"
 
 
-def _generation_failure(job: Generation) -> Exception | None:
-    return GenerationFailedError(job) if job.status is GenerationStatus.FAILED else None
+def _raises_if_failed(error: Callable[[Any], Exception]) -> Callable[[Any], Exception | None]:
+    """The ``failure`` of a generation kind: ``error(job)`` once the job is ``failed``."""
+    return lambda job: error(job) if job.status is GenerationStatus.FAILED else None
 
 
-def _image_failure(job: ImageGeneration) -> Exception | None:
-    return ImageGenerationFailedError(job) if job.status is GenerationStatus.FAILED else None
-
-
-def _video_failure(job: VideoGeneration) -> Exception | None:
-    return VideoGenerationFailedError(job) if job.status is GenerationStatus.FAILED else None
+def _post_failed(post: Post) -> bool:
+    return post.status is PostStatus.FAILED or bool(post.failed_items)
 
 
 def _post_failure(post: Post) -> Exception | None:
-    return PostFailedError(post) if post.status is PostStatus.FAILED or post.failed_items else None
+    return PostFailedError(post) if _post_failed(post) else None
 
 
 def _post_category(post: Post) -> str:
-    return "failed" if _post_failure(post) is not None else "completed"
+    return "failed" if _post_failed(post) else "completed"
 
 
 def _post_phase(post: Post) -> str:
@@ -157,7 +154,7 @@ GENERATIONS: Final[JobKind[Generation]] = JobKind(
     terminal=lambda job: job.status.is_terminal,
     category=_completed_if(GenerationStatus.COMPLETED),
     phase=_generation_phase,
-    failure=_generation_failure,
+    failure=_raises_if_failed(GenerationFailedError),
 )
 
 #: Image generations: no list endpoint; polled per id (the docs advise every 2-3 s).
@@ -173,7 +170,7 @@ IMAGES: Final[JobKind[ImageGeneration]] = JobKind(
     terminal=lambda job: job.status.is_terminal,
     category=_completed_if(GenerationStatus.COMPLETED),
     phase=_generation_phase,
-    failure=_image_failure,
+    failure=_raises_if_failed(ImageGenerationFailedError),
 )
 
 #: Video generations: minutes long; polled per id, less often (the docs: every 10 s).
@@ -189,7 +186,7 @@ VIDEOS: Final[JobKind[VideoGeneration]] = JobKind(
     terminal=lambda job: job.status.is_terminal,
     category=_completed_if(GenerationStatus.COMPLETED),
     phase=_generation_phase,
-    failure=_video_failure,
+    failure=_raises_if_failed(VideoGenerationFailedError),
 )
 
 #: Posts being published: polled per id until every item is posted or failed.
