@@ -21,6 +21,8 @@ nox.options.error_on_missing_interpreters = True
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 TEST_DEPS = nox.project.dependency_groups(PYPROJECT, "test")
 LINT_DEPS = nox.project.dependency_groups(PYPROJECT, "lint")
+# Exact versions of the lint tools and of what they read (see the file's header).
+LINT_CONSTRAINTS = ".ci/lint-constraints.txt"
 # Every supported Python (pyproject.toml's classifiers): `nox -s tests` runs them all,
 # `nox -s tests-3.12` one of them.
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -70,17 +72,18 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def lowest(session: nox.Session) -> None:
-    """Run the suite on the oldest Python with the lowest runtime dependencies allowed.
+    """Run the suite on the oldest Python with every dependency at its floor.
 
-    uv resolves the package and its extras with ``--resolution lowest-direct`` (each
-    dependency at its floor in pyproject.toml, theirs at the newest); the session checks
-    that every floor was installed, then adds the test tools without moving any of them.
+    uv resolves the package, its extras and the test tools with ``--resolution
+    lowest-direct`` (each at its floor in pyproject.toml, theirs at the newest allowed);
+    the session checks that every floor was installed, so a floor that does not resolve
+    or does not work is found here, not by a user.
     """
     session.install("uv")
     python = f"{session.bin}/python"
     session.run(
         "uv", "pip", "install", "--python", python, "--resolution", "lowest-direct",
-        "-e", PACKAGE,
+        "-e", PACKAGE, *TEST_DEPS,
     )  # fmt: skip
     frozen = session.run("uv", "pip", "freeze", "--python", python, silent=True)
     installed = {
@@ -88,18 +91,26 @@ def lowest(session: nox.Session) -> None:
         for name, _, version in (line.partition("==") for line in str(frozen).splitlines())
         if version
     }
+    environment = {"python_version": str(session.python)}
     pinned: list[str] = []
-    for requirement in _runtime_requirements():
+    for requirement in [*_runtime_requirements(), *map(Requirement, TEST_DEPS)]:
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
         name = canonicalize_name(requirement.name)
-        floors = [s.version for s in requirement.specifier if s.operator in (">=", "==")]
-        if not floors:
+        floor = _floor(requirement)
+        if floor is None:
             session.error(f"{requirement}: no floor (>=) to test in pyproject.toml")
-        if Version(installed.get(name, "0")) != Version(floors[0]):
+        if Version(installed.get(name, "0")) != Version(floor):
             session.error(f"{requirement}: {installed.get(name)} installed, not the floor")
         pinned.append(f"{name}=={installed[name]}")
     session.log("floors installed: " + ", ".join(pinned))
-    session.run("uv", "pip", "install", "--python", python, *pinned, *TEST_DEPS)
     session.run("pytest", *session.posargs, env=PYTEST_ENV)
+
+
+def _floor(requirement: Requirement) -> str | None:
+    """The lowest version *requirement* allows (its ``>=`` or ``==``), if it names one."""
+    floors = [s.version for s in requirement.specifier if s.operator in (">=", "==")]
+    return floors[0] if floors else None
 
 
 def _runtime_requirements() -> list[Requirement]:
@@ -113,14 +124,22 @@ def _runtime_requirements() -> list[Requirement]:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint, format); mypy --strict and pyright on the package and users' typing."""
-    session.install("-e", PACKAGE, *LINT_DEPS, *TEST_DEPS)
+    """ruff (lint, format); mypy --strict and pyright on the package and users' typing.
+
+    Every tool and every package whose types they read comes from LINT_CONSTRAINTS, so a
+    release elsewhere cannot change the verdict. The package is then type-checked again
+    with its runtime dependencies at their floors: a typing fix must hold for both.
+    """
+    session.install("-c", LINT_CONSTRAINTS, "-e", PACKAGE, *LINT_DEPS, *TEST_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # tests/typing holds users' code: checked, never run.
     session.run("mypy", "--strict", "powerpost_async", "tests/typing", "examples")
     python = f"{session.bin}/python"
     session.run("pyright", "--pythonpath", python, "powerpost_async", "tests/typing", "examples")
+    floors = [f"{r.name}=={_floor(r)}" for r in _runtime_requirements()]
+    session.install(*floors)
+    session.run("mypy", "--strict", "powerpost_async")
 
 
 @nox.session

@@ -43,7 +43,7 @@ import math
 import re
 import secrets
 import sys
-from collections.abc import Awaitable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 try:
@@ -341,8 +341,11 @@ class RedisCoordinator:
                 if not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
+            # redis-py types aclose() only in newer releases (untyped in 5.0.1, the
+            # floor): called through a typed alias, it checks the same on both.
+            aclose: Callable[[], Awaitable[object]] = pubsub.aclose
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await aclose()
 
     def _attempted(self) -> None:
         first = self._first_attempt
@@ -498,7 +501,7 @@ class RedisCoordinator:
         pipe.zadd(procs, {self._proc: redis_now + REGISTRATION_TTLS * self._lease_ttl})
         pipe.pexpire(procs, self._registration_ms())
         pipe.pexpire(mine, self._registration_ms())
-        pipe.eval(_ACQUIRE, 1, lease, self._proc, ttl_ms)
+        _queue_eval(pipe, _ACQUIRE, [lease], self._proc, ttl_ms)
         results = await self._timed(pipe.execute())
         leading = bool(results[-1])
         if leading:
@@ -517,7 +520,7 @@ class RedisCoordinator:
         for proc in alive:
             name = proc.decode() if isinstance(proc, bytes) else str(proc)
             pipe.zrangebyscore(self._key("p", name), redis_now, "+inf")
-        pipe.eval(_PRUNE, 2, self._key("lease"), procs, self._proc, redis_now)
+        _queue_eval(pipe, _PRUNE, [self._key("lease"), procs], self._proc, redis_now)
         results = await self._timed(pipe.execute())
         wanted: set[str] = set()
         for members in results[:-1]:
@@ -540,7 +543,7 @@ class RedisCoordinator:
         pipe = client.pipeline(transaction=False)
         pipe.delete(self._key("p", self._proc))
         pipe.zrem(self._key("procs"), self._proc)
-        pipe.eval(_RESIGN, 1, self._key("lease"), self._proc)
+        _queue_eval(pipe, _RESIGN, [self._key("lease")], self._proc)
         await pipe.execute()
         self._leading = False
 
@@ -553,6 +556,16 @@ class RedisCoordinator:
     @staticmethod
     def _ms(seconds: float) -> int:
         return max(1, math.ceil(seconds * 1000))
+
+
+def _queue_eval(pipe: Any, script: str, keys: Sequence[str], *args: object) -> None:
+    """Queue ``EVAL script`` on *pipe* with *keys* and *args*.
+
+    redis-py 5.0.1 (the floor) annotates eval's arguments as lists and later releases
+    fix it: one loosely typed call checks the same against both.
+    """
+    queue: Callable[..., object] = pipe.eval
+    queue(script, len(keys), *keys, *args)
 
 
 def _encode(outcome: Outcome) -> dict[str, Any]:
