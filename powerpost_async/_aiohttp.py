@@ -21,6 +21,7 @@ from ._transport import (
     check_declared_size,
     check_limits,
     read_capped,
+    release_body,
     url_origin,
     url_path,
 )
@@ -141,6 +142,12 @@ class AiohttpTransport:
             raise APIConnectionError(
                 f"{request.method} {url_path(request.url)} failed: {type(exc).__name__}: {exc}"
             ) from exc
+        finally:
+            if isinstance(content, StreamBody):
+                # aiohttp writes the body from a task of its own, cancelled (not awaited)
+                # when the request ends, timed out or failed: it may still be inside the
+                # upload's source, which the upload closes as soon as this returns.
+                await release_body(content)
 
     async def aclose(self) -> None:
         """Close the session (unless borrowed). Safe to call twice."""

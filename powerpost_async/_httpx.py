@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
-from typing import cast
+from typing import Any, cast
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -55,7 +55,9 @@ class HttpxTransport:
 
     A request's ``timeout`` bounds each step of the exchange (waiting for a pooled
     connection, connecting, sending, each wait for the answer), as httpx timeouts do,
-    and reading of the body stops once the whole exchange has taken longer.
+    and reading of the body stops once the whole exchange has taken longer. A streamed
+    body's (an upload's) whole exchange is bounded by it, its source's pauses included,
+    and stopped by `aclose()`.
 
     Args:
         client: An ``httpx.AsyncClient`` to borrow instead of creating one.
@@ -83,6 +85,8 @@ class HttpxTransport:
         self._max_response_bytes = max_response_bytes
         self._binding = LoopBinding()
         self._timeouts: dict[float | None, httpx.Timeout] = {}
+        # Done once `aclose()` ran: stops the streamed exchanges still in flight.
+        self._closing: asyncio.Future[None] | None = None
 
     @property
     def connection_limit(self) -> int:
@@ -142,14 +146,9 @@ class HttpxTransport:
                 content=content,
                 timeout=self._timeout(request.timeout),
             )
-            # Per request, so that a borrowed client that follows redirects does not.
-            response = await client.send(outgoing, stream=True, follow_redirects=False)
-            try:
-                body = await self._read_capped(response, loop, deadline)
-            finally:
-                await response.aclose()
-            headers = CIMultiDictProxy(CIMultiDict(response.headers.multi_items()))
-            return Response(response.status_code, headers, body)
+            if isinstance(content, StreamBody):
+                return await self._exchange_streamed(client, outgoing, request, loop, deadline)
+            return await self._exchange(client, outgoing, loop, deadline)
         except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # No connection was ever handed this request: it surely did not leave.
             where = (
@@ -174,6 +173,69 @@ class HttpxTransport:
             raise APIConnectionError(
                 f"{request.method} {url_path(request.url)} failed: {type(exc).__name__}: {exc}"
             ) from exc
+
+    async def _exchange(
+        self,
+        client: httpx.AsyncClient,
+        outgoing: httpx.Request,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float | None,
+    ) -> Response:
+        # Per request, so that a borrowed client that follows redirects does not.
+        response = await client.send(outgoing, stream=True, follow_redirects=False)
+        try:
+            body = await self._read_capped(response, loop, deadline)
+        finally:
+            await response.aclose()
+        headers = CIMultiDictProxy(CIMultiDict(response.headers.multi_items()))
+        return Response(response.status_code, headers, body)
+
+    async def _exchange_streamed(
+        self,
+        client: httpx.AsyncClient,
+        outgoing: httpx.Request,
+        request: Request,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float | None,
+    ) -> Response:
+        """`_exchange` for a streamed body, stopped at the deadline or by `aclose()`.
+
+        httpx asks the body's source for its chunks in the task that sends them, where
+        its per-step timeouts do not reach and closing its pool does not interrupt: an
+        upload's source that stalls would hold the request forever. So the exchange runs
+        in a task of its own (one per upload, not per chunk), stopped and waited for, so
+        that nothing is left inside the source (which the upload closes next).
+        """
+        exchange = loop.create_task(self._exchange(client, outgoing, loop, deadline))
+        closing = self._closing
+        if closing is None:
+            closing = self._closing = loop.create_future()
+        racing: set[asyncio.Future[Any]] = {exchange, closing}
+        try:
+            await asyncio.wait(
+                racing,
+                timeout=None if deadline is None else deadline - loop.time(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            # The deadline passed, the transport closed, or the caller was cancelled
+            # (then its CancelledError goes on once the exchange has stopped).
+            if not exchange.done():
+                exchange.cancel()
+                await asyncio.wait({exchange})
+            if not exchange.cancelled():
+                # Retrieved, so that one dropped for the caller's cancellation is not
+                # logged as never retrieved (otherwise it is raised just below).
+                exchange.exception()
+        if not exchange.cancelled():
+            return exchange.result()
+        # Stopped here: its cancellation is ours, and becomes the reason we stopped it.
+        if closing.done():
+            raise APIConnectionError(
+                f"{request.method} {url_path(request.url)} failed: the client was closed "
+                "while the request was in flight"
+            )
+        raise _BodyDeadline
 
     async def _read_capped(
         self,
@@ -200,6 +262,9 @@ class HttpxTransport:
     async def aclose(self) -> None:
         """Close the client (unless borrowed). Safe to call twice."""
         self._binding.closed = True
+        closing = self._closing
+        if closing is not None and not closing.done():
+            closing.set_result(None)
         client, self._client = self._client, None
         if client is not None and not self._borrowed:
             await client.aclose()

@@ -322,16 +322,31 @@ class _OneShotSource(_Source):
         self.close = close
         self.name = name
         self.head = b"".join(chunks)[:_SNIFF_BYTES]
+        self.reading = False  # a task is inside the source, waiting for its next chunk
+        self.close_after_read = False
 
     def reader(self) -> _Read:
         async def read() -> bytes:
             if self.chunks:
                 return self.chunks.pop(0)
-            return await self.more()
+            self.reading = True
+            try:
+                return await self.more()
+            finally:
+                self.reading = False
+                if self.close_after_read:
+                    await self.aclose()
 
         return read
 
     async def aclose(self) -> None:
+        if self.reading:
+            # Our transports return only once their body writer has left the source, but
+            # another one may leave it running: closing an async generator that runs
+            # raises RuntimeError (in place of the upload's real error). The read that
+            # is in it closes it as soon as it returns.
+            self.close_after_read = True
+            return
         close, self.close = self.close, None
         if close is not None:
             await close()

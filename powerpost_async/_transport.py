@@ -31,6 +31,7 @@ __all__ = [
     "check_declared_size",
     "check_limits",
     "read_capped",
+    "release_body",
     "url_origin",
     "url_path",
 ]
@@ -65,7 +66,7 @@ class StreamBody:
         replayable: ``False`` if ``chunks`` can only be called once (a one-shot body).
     """
 
-    __slots__ = ("_chunks", "_started", "length", "replayable")
+    __slots__ = ("_chunks", "_left", "_reader", "_started", "length", "replayable")
 
     def __init__(
         self,
@@ -78,6 +79,10 @@ class StreamBody:
             raise ValueError(f"length must be None or an integer >= 0, got {length!r}")
         self._chunks = chunks
         self._started = False
+        # The task inside the source right now (asking it for a chunk), and what tells
+        # `release_body` when it has left: see there. A body is read by one task at a time.
+        self._reader: asyncio.Task[Any] | None = None
+        self._left: asyncio.Event | None = None
         #: The size in bytes, or ``None`` if unknown (then sent chunked).
         self.length = length
         #: Whether the body can be iterated again from its start.
@@ -138,7 +143,15 @@ class _Chunks:
             self._body._started = True
             iterator = self._iterator = self._chunks().__aiter__()
             self._chunks = None
-        return await iterator.__anext__()
+        body = self._body
+        body._reader = asyncio.current_task()
+        try:
+            return await iterator.__anext__()
+        finally:
+            body._reader = None
+            left, body._left = body._left, None
+            if left is not None:
+                left.set()
 
 
 @attrs.frozen(repr=False)
@@ -213,7 +226,12 @@ class Transport(Protocol):
     """
 
     async def send(self, request: Request) -> Response:
-        """Send one request and return its complete response."""
+        """Send one request and return its complete response.
+
+        With a [`StreamBody`][powerpost_async.StreamBody], return or raise only once no
+        task is still asking it for a chunk: its source (an upload's async generator) is
+        closed next, and an async generator cannot be closed while it runs.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -331,6 +349,29 @@ async def read_capped(
             check()
         parts.append(chunk)
     return b"".join(parts)
+
+
+async def release_body(body: bytes | StreamBody | None) -> None:
+    """Once a request is over, stop the task still inside its body's source, and wait
+    until it has left the source.
+
+    A transport may read a streamed body in a task of its own (aiohttp's body writer),
+    which it cancels when the request ends but does not wait for. Until that task has
+    handled its cancellation it is still inside the source: an upload's async generator,
+    which the upload closes next, and closing a running async generator raises
+    ``RuntimeError`` in place of the request's real error. The task reads for a request
+    that is over, so cancelling it (again) stops nothing that is still wanted.
+    """
+    if not isinstance(body, StreamBody):
+        return
+    reader = body._reader
+    if reader is None or reader is asyncio.current_task():
+        return  # nothing inside the source, or the caller is the one inside
+    left = body._left
+    if left is None:
+        left = body._left = asyncio.Event()
+    reader.cancel()
+    await left.wait()
 
 
 def url_origin(url: str) -> str:
