@@ -11,7 +11,6 @@ import math
 import platform
 import re
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -24,6 +23,7 @@ from ._exceptions import (
     status_error_class,
 )
 from ._limits import API_PREFIX
+from ._ratelimit import http_date
 from ._transport import Response
 from ._version import __version__
 
@@ -218,7 +218,8 @@ def error_from_response(response: Response, *, now: float) -> APIStatusError:
 
     Args:
         response: The response, any status other than 200.
-        now: The current Unix time, to turn a ``Retry-After`` date into seconds.
+        now: The current Unix time: what a ``Retry-After`` date or ``X-RateLimit-Reset``
+            is read against when the response has no ``Date`` header.
     """
     status = response.status_code
     headers = response.headers
@@ -262,25 +263,30 @@ def retry_after_hint(
     In order: ``error.retryAfter`` in the body, the ``Retry-After`` header (seconds or an
     HTTP date), then ``X-RateLimit-Reset`` (Unix seconds) when ``X-RateLimit-Remaining``
     is ``0``. Negative hints count as 0.
+
+    A date or a reset is an instant on the server's clock, so it is read against the
+    response's ``Date`` header (``when - Date``): a server whose clock runs 10 minutes
+    ahead must not turn a 5 s hint into 605 s. ``now`` (the local Unix time) stands in
+    only for a missing or unreadable ``Date``.
     """
     hint = _seconds(body_value)
     if hint is not None:
         return hint
+    server_now = http_date(headers.get("date"))
+    if server_now is None:
+        server_now = now
     header = headers.get("retry-after")
     if header is not None:
         hint = _seconds(header)
         if hint is not None:
             return hint
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None and when.tzinfo is not None:
-            return max(0.0, when.timestamp() - now)
+        when = http_date(header)
+        if when is not None:
+            return max(0.0, when - server_now)
     if headers.get("x-ratelimit-remaining", "").strip() == "0":
         reset = _seconds(headers.get("x-ratelimit-reset"))
         if reset is not None:
-            return max(0.0, reset - now)
+            return max(0.0, reset - server_now)
     return None
 
 

@@ -11,6 +11,17 @@ the same instant (200 held GETs against a limit of 20 per second would earn 180 
 * without them, by slow start: 1 request in the first window (as long as the pause
   was, at least a second), twice as many in each next one, half as many after a 429.
 
+An explicit hint (``Retry-After``, ``error.retryAfter``) says when the *next* request
+may go, and it does: the window that opens when the pause ends lets at least one
+request through, even if ``Remaining`` is 0 until a later ``Reset`` (a sliding-window
+server frees one slot long before its whole window resets). The figures pace what
+follows. A hint of 0 means "go now": no pause and no pacing, unless the figures say
+``Remaining`` 0 until a ``Reset`` still ahead.
+
+Nothing silences the client for longer than `MAX_PAUSE`: no window lasts longer, and
+every window the gate opens itself lets at least one request through, even after
+``X-RateLimit-Limit: 0``.
+
 Pacing ends at the first window that ends with requests to spare and nobody held, and
 the client is back on its fast path, where the gate costs one attribute test.
 
@@ -31,12 +42,13 @@ from typing import Final
 from ._exceptions import RateLimitError
 from ._timing import Clock, Sleep
 
-__all__ = ["MAX_PAUSE", "RateLimitGate", "integer_header", "number_header"]
+__all__ = ["MAX_PAUSE", "RateLimitGate", "http_date", "integer_header", "number_header"]
 
 logger = logging.getLogger("powerpost_async")
 
 #: The longest a single hint can gate the client (a buggy ``retryAfter: 1e9`` must not
-#: silence it for years): once it passes, one request asks again.
+#: silence it for years): once it passes, one request asks again. Also the longest a
+#: window of the paced release lasts.
 MAX_PAUSE: Final = 900.0
 #: The shortest window of the paced release.
 MIN_WINDOW: Final = 0.1
@@ -70,6 +82,9 @@ class RateLimitGate:
         self._window_end = 0.0
         self._window = 1.0  # how long a window lasts, as last learnt
         self._limited_in_window = False
+        # An explicit hint's pause is running: the window opening when it ends owes one
+        # request, whatever the server's figures say.
+        self._hint_owed = False
         self._slow_start = 1  # requests per window when the server gives no figures
         # The server's own figures, from the latest response that carried them.
         self._limit: int | None = None
@@ -100,12 +115,19 @@ class RateLimitGate:
     def rate_limited(self, retry_after: float | None, headers: Mapping[str, str]) -> float:
         """A 429 arrived: pause the client and pace what follows. Returns the pause set.
 
-        A 429 that says neither how long to wait nor what the quota is gives nothing to
-        pace by: the request that got it backs off on its own, as after any failure.
+        ``retry_after`` is the 429's hint in seconds (``None``: it gave none). A 429
+        that says neither how long to wait nor what the quota is gives nothing to pace
+        by: the request that got it backs off on its own, as after any failure. Nor does
+        a hint of 0 ("go now"), unless the figures say nothing is left until a later
+        reset.
         """
         now = self._clock()
         quota = _quota(headers, now, self._wall)
         if retry_after is None and quota is None:
+            return 0.0
+        exhausted = quota is not None and quota[1] == 0 and quota[2] > now
+        if retry_after is not None and retry_after <= 0.0 and not exhausted:
+            # "Go now": slow start after it would turn 200 gets of 0.1 s into 7 s.
             return 0.0
         pause = min(retry_after if retry_after is not None else 0.0, self._ceiling)
         self.pause_until = max(self.pause_until, now + pause)
@@ -129,11 +151,18 @@ class RateLimitGate:
                 self._limit = limit
             self._server_reset, self._server_remaining = reset, remaining
             if reset > now:
-                self._window = max(self._window, min(reset - now, self._ceiling))
-        # Nothing more until the pause ends, or the server's window resets if later.
+                self._window = max(self._window, min(reset - now, MAX_PAUSE))
+        # Nothing more until the pause ends.
         self._tokens = 0
-        reset_at = self._server_reset if self._server_reset > now else 0.0
-        self._window_end = max(self.pause_until, reset_at, now + MIN_WINDOW)
+        if retry_after is not None or self._hint_owed:
+            # The hint names the instant the next request may go: a window opens then,
+            # owing it one request, even if the server's reset is later.
+            self._hint_owed = True
+            self._window_end = self.pause_until
+        else:
+            # No hint: wait for the server's window to reset.
+            reset_at = self._server_reset if self._server_reset > now else 0.0
+            self._window_end = max(self.pause_until, reset_at, now + MIN_WINDOW)
         return pause
 
     def observe(self, headers: Mapping[str, str]) -> bool:
@@ -147,7 +176,7 @@ class RateLimitGate:
             self._limit = limit
         if reset > now:
             # A window lasts at least as long as any wait for a reset we were told of.
-            self._window = max(self._window, min(reset - now, self._ceiling))
+            self._window = max(self._window, min(reset - now, MAX_PAUSE))
         if abs(reset - self._server_reset) <= _SAME_WINDOW:
             self._server_remaining = min(self._server_remaining, remaining)
         elif reset > self._server_reset:
@@ -198,18 +227,25 @@ class RateLimitGate:
             # within the limit again. Back to the fast path.
             self.paced = False
             self._tokens = 0
+            self._hint_owed = False
             logger.info("rate limit: requests go out freely again")
             return False
         if self._limit is None and not self._limited_in_window:
             self._slow_start = min(MAX_SLOW_START, self._slow_start * 2)
         self._limited_in_window = False
         if self._server_reset > now + MIN_WINDOW:
-            # The server already told us about the window we are in.
+            # The server already told us about the window we are in (it ends within
+            # MAX_PAUSE: _quota caps every reset).
             self._window_end = self._server_reset
             self._tokens = self._server_remaining
         else:
             self._window_end = now + self._window
-            self._tokens = self._limit if self._limit is not None else self._slow_start
+            # At least one: a window of none (``X-RateLimit-Limit: 0``) would open
+            # another of none, and so on for ever, and nobody would ask the server again.
+            self._tokens = max(1, self._limit if self._limit is not None else self._slow_start)
+        if self._hint_owed:
+            self._hint_owed = False
+            self._tokens = max(1, self._tokens)
         return True
 
 
@@ -235,7 +271,7 @@ def _quota(
     reset = number_header(headers.get("x-ratelimit-reset"))
     if remaining is None or reset is None:
         return None
-    server_now = _date(headers.get("date"))
+    server_now = http_date(headers.get("date"))
     if server_now is None:
         server_now = wall()
     # Date is whole seconds, rounded down: this over-estimates the wait, never under.
@@ -264,7 +300,8 @@ def number_header(value: str | None) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
-def _date(value: str | None) -> float | None:
+def http_date(value: str | None) -> float | None:
+    """An HTTP-date header (``Date``, ``Retry-After``) in Unix seconds, or ``None``."""
     if not value:
         return None
     try:
