@@ -13,17 +13,20 @@ import builtins
 from collections.abc import AsyncGenerator, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
+from ._checks import check_timeout
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
-from ._http import QueryValue, path_segment
+from ._exceptions import PowerPostError
+from ._http import QueryValue, path_segment, query_string
 from ._jobs import JobKind
-from ._waiting import Engine, ProgressCallback, generation_id_of
+from ._limits import MAX_PAGE_SIZE
+from ._waiting import Engine, ProgressCallback, Strategy, generation_id_of
 
 if TYPE_CHECKING:
     from ._client import PowerPost
     from ._transport import Response
     from .webhooks import WebhookEvent
 
-__all__ = ["JobResource", "check_extra_body"]
+__all__ = ["JobResource", "JobSource", "check_extra_body"]
 
 J = TypeVar("J")
 
@@ -32,12 +35,21 @@ class JobResource(Generic[J]):
     """Reading and awaiting one kind of job (see the module docstring)."""
 
     _kind: JobKind[J]
-    _path: str  # GET {_path}/{id} reads one
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
-        kind, path = self._kind, self._path
-        self._engine: Engine = client._engine_for(kind, lambda owner: _Source(owner, kind, path))
+        # How this client's waits read their ids: with its own settings (timeout,
+        # headers), whoever else awaits the same ids.
+        self._source = JobSource(client, self._kind)
+
+    @property
+    def _engine(self) -> Engine:
+        """The client's waiting engine for this kind, made when a wait first needs it."""
+        return self._client._engine_for(self._kind)
+
+    def _check_open(self) -> None:
+        if self._client.is_closed:
+            raise PowerPostError("this PowerPost client is closed; create a new one")
 
     async def _get_job(
         self,
@@ -51,7 +63,7 @@ class JobResource(Generic[J]):
         kind = self._kind
         job_id = generation_id_of(job_id, kind)
         return await self._client._get(
-            f"{self._path}/{path_segment(job_id, kind.id_field)}",
+            f"{kind.path}/{path_segment(job_id, kind.id_field)}",
             kind.model,
             timeout=timeout,
             max_retries=max_retries,
@@ -60,15 +72,23 @@ class JobResource(Generic[J]):
         )
 
     async def _wait(
-        self, ref: object, timeout: float | None, interval: float | None, max_interval: float | None
+        self,
+        ref: object,
+        timeout: float | None,
+        interval: float | None,
+        max_interval: float | None,
+        strategy: Strategy = "auto",
     ) -> J:
+        self._check_open()
         kind = self._kind
         return await self._engine.wait(  # type: ignore[no-any-return]
             ref,
             timeout=timeout,
             interval=kind.interval if interval is None else interval,
             max_interval=_max(kind, interval, max_interval),
-            strategy="auto",
+            strategy=strategy,
+            source=self._source,
+            owner=self._client,
         )
 
     def _as_completed(
@@ -78,15 +98,19 @@ class JobResource(Generic[J]):
         interval: float | None,
         max_interval: float | None,
         on_progress: ProgressCallback | None,
+        strategy: Strategy = "auto",
     ) -> AsyncGenerator[J, None]:
+        self._check_open()
         kind = self._kind
         return self._engine.as_completed(
             refs,
             timeout=timeout,
             interval=kind.interval if interval is None else interval,
             max_interval=_max(kind, interval, max_interval),
-            strategy="auto",
+            strategy=strategy,
             on_progress=on_progress,
+            source=self._source,
+            owner=self._client,
         )
 
     @overload
@@ -98,6 +122,7 @@ class JobResource(Generic[J]):
         max_interval: float | None,
         on_progress: ProgressCallback | None,
         return_exceptions: Literal[False],
+        strategy: Strategy = ...,
     ) -> builtins.list[J]: ...
     @overload
     async def _wait_many(
@@ -108,6 +133,7 @@ class JobResource(Generic[J]):
         max_interval: float | None,
         on_progress: ProgressCallback | None,
         return_exceptions: bool,
+        strategy: Strategy = ...,
     ) -> builtins.list[J | Exception]: ...
     async def _wait_many(
         self,
@@ -117,23 +143,31 @@ class JobResource(Generic[J]):
         max_interval: float | None,
         on_progress: ProgressCallback | None,
         return_exceptions: bool,
+        strategy: Strategy = "auto",
     ) -> builtins.list[J] | builtins.list[J | Exception]:
+        self._check_open()
         kind = self._kind
         return await self._engine.wait_many(
             refs,
             timeout=timeout,
             interval=kind.interval if interval is None else interval,
             max_interval=_max(kind, interval, max_interval),
-            strategy="auto",
+            strategy=strategy,
             on_progress=on_progress,
             return_exceptions=return_exceptions,
+            source=self._source,
+            owner=self._client,
         )
 
-    async def _feed(self, event: WebhookEvent | str, events: Collection[str]) -> bool:
+    async def _feed(
+        self, event: WebhookEvent | str, events: Collection[str], timeout: float | None
+    ) -> bool:
         """Feed a webhook event (or an id) of this kind to the engine (see ``feed``)."""
+        self._check_open()
         kind = self._kind
+        timeout = check_timeout(timeout)
         if isinstance(event, str):
-            return await self._engine.feed(generation_id_of(event, kind), None)
+            return await self._engine.feed(generation_id_of(event, kind), None, timeout)
         if event.event not in events:
             return False  # another kind's event: nothing to do
         job_id = event.data.get(kind.id_field)
@@ -143,7 +177,7 @@ class JobResource(Generic[J]):
             path_segment(job_id, kind.id_field)
         except ValueError:
             return False  # not an id we could ask about: a hint to ignore
-        return await self._engine.feed(job_id, event.workspace_id)
+        return await self._engine.feed(job_id, event.workspace_id, timeout)
 
 
 def _max(kind: JobKind[Any], interval: float | None, max_interval: float | None) -> float:
@@ -152,23 +186,27 @@ def _max(kind: JobKind[Any], interval: float | None, max_interval: float | None)
     return kind.max_interval if interval is None else max(interval, kind.max_interval)
 
 
-class _Source:
-    """What the waiting engine may do with the API for a kind that is not swept: GET
-    one job by id."""
+class JobSource:
+    """What the waiting engine may do with the API for one kind, through one client:
+    GET one job by id, and (for the kinds that sweep) read a page of their list."""
 
-    __slots__ = ("_client", "_kind", "_path")
+    __slots__ = ("_client", "_kind")
 
-    def __init__(self, client: PowerPost, kind: JobKind[Any], path: str) -> None:
+    def __init__(self, client: PowerPost, kind: JobKind[Any]) -> None:
         self._client = client
         self._kind = kind
-        self._path = path
 
     async def fetch(self, job_id: str, *, deadline: float | None, patient: bool = True) -> Any:
-        path = f"{self._path}/{path_segment(job_id, self._kind.id_field)}"
-        return await self._client._get(path, self._kind.model, deadline=deadline, patient=patient)
+        kind = self._kind
+        path = f"{kind.path}/{path_segment(job_id, kind.id_field)}"
+        return await self._client._get(path, kind.model, deadline=deadline, patient=patient)
 
     async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:
-        raise NotImplementedError(f"the API lists no {self._kind.plural}: they are not swept")
+        kind = self._kind
+        if not kind.sweeps:
+            raise NotImplementedError(f"the API lists no {kind.plural}: they are not swept")
+        query = query_string({"status": status, "limit": MAX_PAGE_SIZE, "cursor": cursor})
+        return await self._client._get_json(kind.path + query, deadline=None, patient=True)
 
 
 def check_extra_body(body: dict[str, Any], extra_body: Mapping[str, Any] | None) -> dict[str, Any]:

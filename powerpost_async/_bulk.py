@@ -13,6 +13,7 @@ from ._models import IN_FLIGHT, Generation, GenerationStatus, GenerationSummary
 __all__ = ["STATUS_MAX_PAGES", "run_bounded", "statuses"]
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 #: Pages `statuses` reads per in-flight status at most.
 STATUS_MAX_PAGES: Final = 500
@@ -20,21 +21,21 @@ STATUS_MAX_PAGES: Final = 500
 
 @overload
 async def run_bounded(
-    items: Sequence[str],
-    fetch: Callable[[str], Awaitable[T]],
+    items: Sequence[K],
+    fetch: Callable[[K], Awaitable[T]],
     concurrency: int,
     return_exceptions: Literal[False],
 ) -> list[T]: ...
 @overload
 async def run_bounded(
-    items: Sequence[str],
-    fetch: Callable[[str], Awaitable[T]],
+    items: Sequence[K],
+    fetch: Callable[[K], Awaitable[T]],
     concurrency: int,
     return_exceptions: bool,
 ) -> list[T | Exception]: ...
 async def run_bounded(
-    items: Sequence[str],
-    fetch: Callable[[str], Awaitable[T]],
+    items: Sequence[K],
+    fetch: Callable[[K], Awaitable[T]],
     concurrency: int,
     return_exceptions: bool,
 ) -> list[T] | list[T | Exception]:

@@ -11,7 +11,7 @@ import math
 import os
 import time
 import weakref
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -19,7 +19,9 @@ import attrs
 import tenacity as _t
 from yarl import URL
 
+from ._awaiting import JobSource
 from ._breaker import CircuitBreaker
+from ._checks import check_timeout
 from ._converter import dumps, structure
 from ._creative import Images, Videos
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
@@ -57,7 +59,6 @@ from ._waiting import Engine
 
 if TYPE_CHECKING:
     from ._fleet import Outcome
-    from ._registry import Source
     from .webhooks import WebhookEvent
 
 __all__ = ["DEFAULT_BASE_URL", "PowerPost"]
@@ -87,14 +88,25 @@ _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
 class _Shared:
     """What a client and its copies (``with_options``) share, besides the transport and
-    the gates: the waiting engine of each workspace, and the copies, closed with it."""
+    the gates: the waiting engines, the copies (closed with it), and the client itself."""
 
-    __slots__ = ("copies", "engines")
+    __slots__ = ("closing", "copies", "engines", "fleet_connected", "owners", "root")
 
-    def __init__(self) -> None:
-        # By (job kind, workspace): one engine per kind and workspace.
+    def __init__(self, root: PowerPost) -> None:
+        # By (job kind, workspace): one engine per kind and workspace, made when a wait
+        # first needs it and dropped once it holds nothing (a copy per request in a
+        # multi-tenant service must not leave engines behind).
         self.engines: dict[tuple[str, str | None], Engine] = {}
+        # The client each workspace's engines read through for their own work (the
+        # sweeper, webhooks): the original's settings in that workspace.
+        self.owners: dict[str | None, PowerPost] = {}
         self.copies: weakref.WeakSet[PowerPost] = weakref.WeakSet()
+        self.root = root
+        # The closing under way: a cancelled aclose() leaves it running, and the next
+        # aclose() waits for it to complete.
+        self.closing: asyncio.Future[None] | None = None
+        # Whether the coordinator can be reached now (engines made later start so).
+        self.fleet_connected = False
 
 
 class PowerPost:
@@ -196,7 +208,7 @@ class PowerPost:
         if not base_url:
             base_url = os.environ.get("POWERPOST_BASE_URL") or DEFAULT_BASE_URL
         self._base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self._timeout = _check_timeout(timeout)
+        self._timeout = check_timeout(timeout)
         self._max_retries = _check_retries(max_retries)
         if not max_retry_after >= 0:
             raise ValueError(f"max_retry_after must be >= 0, got {max_retry_after!r}")
@@ -231,7 +243,7 @@ class PowerPost:
         # OpenTelemetry spans and metrics, if it is installed (else None: nothing to do).
         self._telemetry: Telemetry | None = telemetry(self._clock, URL(self._base_url).host or "")
         self._root = True  # False for the copies with_options makes
-        self._shared = _Shared()
+        self._shared = _Shared(self)
         self._attach_resources()
 
     def _attach_resources(self) -> None:
@@ -327,7 +339,7 @@ class PowerPost:
         workspace = self._workspace_id
         if not isinstance(workspace_id, UseClientDefault):
             workspace = check_header_value("workspace_id", workspace_id)
-        attempt = self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout)
+        attempt = self._timeout if timeout is USE_CLIENT_DEFAULT else check_timeout(timeout)
         retries = (
             self._max_retries if max_retries is USE_CLIENT_DEFAULT else _check_retries(max_retries)
         )
@@ -471,13 +483,27 @@ class PowerPost:
         """Close the client and its transport. Safe to call twice.
 
         On a copy made by `with_options`, only the copy is closed: the transport and
-        the waits are the original client's.
+        the waits of other copies are the original client's; the copy's own waits end
+        with ``PowerPostError``. A cancelled ``aclose()`` still completes in the
+        background, and calling it again waits for that.
         """
-        if self._closed:
+        if not self._root:
+            if not self._closed:
+                self._closed = True
+                error = PowerPostError(
+                    "this PowerPost client was closed while this wait was running"
+                )
+                for engine in list(self._shared.engines.values()):
+                    engine.stop_owner(self, error)
             return
         self._closed = True
-        if not self._root:
-            return
+        shared = self._shared
+        if shared.closing is None:
+            shared.closing = asyncio.ensure_future(self._close())
+        # Shielded: a cancelled caller must not leave the closing half done.
+        await asyncio.shield(shared.closing)
+
+    async def _close(self) -> None:
         for clone in list(self._shared.copies):
             clone._closed = True
         try:
@@ -491,36 +517,62 @@ class PowerPost:
             finally:
                 await self._transport.aclose()
 
-    def _engine_for(self, kind: JobKind[Any], source: Callable[[PowerPost], Source]) -> Engine:
+    def _engine_for(self, kind: JobKind[Any]) -> Engine:
         """The waiting engine of ``kind`` in this client's workspace: one per kind and
-        workspace, shared by the client and its copies."""
+        workspace, shared by the client and its copies, made on first use."""
+        shared = self._shared
         key = (kind.key, self._workspace_id)
-        engine = self._shared.engines.get(key)
+        engine = shared.engines.get(key)
         if engine is None:
-            # The engine sends through a client nobody else holds: a copy closed by its
-            # user must not stop the waits of the others.
-            owner = self if self._root else self._engine_owner()
-            engine = self._shared.engines[key] = Engine(
-                source(owner),
+            if self._closed:
+                raise PowerPostError("this PowerPost client is closed; create a new one")
+            owner = self._engine_owner()
+            root = shared.root
+            # Fleet mode covers the original client's own workspace (its scope).
+            fleet = self._workspace_id == root._workspace_id
+            engine = shared.engines[key] = Engine(
+                JobSource(owner, kind),
                 clock=self._clock,
                 sleep=self._sleep,
                 workspace_id=self._workspace_id,
-                client_closed=lambda: owner.is_closed,
-                # Fleet mode covers the client's own workspace (its coordinator's scope).
-                coordinator=self._coordinator if self._root else None,
-                join=self._join_fleet if self._root else None,
+                coordinator=root._coordinator if fleet else None,
+                join=root._join_fleet if fleet else None,
                 telemetry=self._telemetry,
                 kind=kind,
+                idle=self._drop_engine if not (fleet and root._coordinator) else None,
             )
+            if fleet and shared.fleet_connected:
+                engine.connection_changed(True)
         return engine
 
+    def _drop_engine(self, engine: Engine) -> None:
+        """Forget an engine that holds nothing (the next wait makes a new one)."""
+        key = (engine.kind.key, engine.workspace_id)
+        shared = self._shared
+        if shared.engines.get(key) is engine:
+            del shared.engines[key]
+            if not any(space == engine.workspace_id for _, space in shared.engines):
+                shared.owners.pop(engine.workspace_id, None)
+
     def _engine_owner(self) -> PowerPost:
-        """A copy for a workspace's waiting engine to send through: no user holds it, so
-        none closes it (the original client does, with everything)."""
-        owner = copy.copy(self)
-        owner._root = False
-        owner._joining = None
-        self._shared.copies.add(owner)
+        """The client a workspace's engines read through for their own work: the
+        original client's settings in that workspace (never those of the copy that
+        happened to wait first), held by no user, so none closes it."""
+        shared = self._shared
+        workspace = self._workspace_id
+        owner = shared.owners.get(workspace)
+        if owner is None:
+            root = shared.root
+            if root._workspace_id == workspace:
+                owner = root
+            else:
+                owner = copy.copy(root)
+                owner._root = False
+                owner._joining = None
+                owner._workspace_id = workspace
+                owner._set_headers(root._headers_plain, workspace)
+                shared.copies.add(owner)
+            shared.owners[workspace] = owner
         return owner
 
     # -- the request path -----------------------------------------------------------------
@@ -582,13 +634,18 @@ class PowerPost:
         deadline: float | _FromTimeout | None,
     ) -> tuple[float | None, float | None, int]:
         """(each attempt's timeout, the call's deadline, retries) of one call."""
-        attempt = self._timeout if timeout is USE_CLIENT_DEFAULT else _check_timeout(timeout)
+        attempt = self._timeout if timeout is USE_CLIENT_DEFAULT else check_timeout(timeout)
         retries = (
             self._max_retries if max_retries is USE_CLIENT_DEFAULT else _check_retries(max_retries)
         )
         if deadline is FROM_TIMEOUT:
             # A call's timeout is its deadline: attempts, retries and pauses included.
             return attempt, None if attempt is None else self._clock() + attempt, retries
+        if deadline is not None:
+            # A deadline of the caller's (a wait's, a webhook's): no attempt outlasts it.
+            left = max(deadline - self._clock(), _MIN_ATTEMPT)
+            if attempt is None or left < attempt:
+                attempt = left
         return attempt, deadline, retries
 
     # The three callers below repeat their few lines of send-then-recover on purpose:
@@ -968,7 +1025,11 @@ class _Member:
 
     def lead(self, generation_ids: Collection[str]) -> None:
         by_kind = self._split(generation_ids)
-        for kind, engine in self._engines().items():
+        engines = self._engines()
+        for kind in by_kind.keys() - engines.keys():  # awaited elsewhere only
+            if not self._client.is_closed:
+                engines[kind] = self._client._engine_for(KINDS[kind])
+        for kind, engine in engines.items():
             engine.lead(by_kind.get(kind, ()))  # nothing for a kind: stop leading it
 
     def fed(self, generation_id: str) -> None:
@@ -983,6 +1044,7 @@ class _Member:
         self._client._rate.rate_limited(seconds, {})
 
     def connection_changed(self, connected: bool) -> None:
+        self._client._shared.fleet_connected = connected
         for engine in self._engines().values():
             engine.connection_changed(connected)
 
@@ -1037,14 +1099,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _check_timeout(timeout: Any) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
-    return float(timeout)
 
 
 def _check_retries(max_retries: Any) -> int:

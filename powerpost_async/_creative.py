@@ -19,14 +19,12 @@ from ._exceptions import PowerPostWarning
 from ._http import QueryValue, path_segment
 from ._jobs import IMAGES, VIDEOS, JobKind
 from ._limits import (
-    IMAGE_GENERATIONS_PATH,
     IMAGE_MODELS,
     IMAGE_SIZES,
     IMAGES_GENERATE_PATH,
     MAX_IMAGE_PROMPT,
     MAX_QUANTITY,
     MAX_STYLE_IMAGES,
-    VIDEO_GENERATIONS_PATH,
     VIDEO_MODELS,
     VIDEO_SIZES,
     VIDEOS_GENERATE_PATH,
@@ -45,7 +43,7 @@ from ._models import (
     VideoGeneration,
 )
 from ._response import with_response
-from ._waiting import ProgressCallback, generation_id_of
+from ._waiting import FEED_TIMEOUT, ProgressCallback, generation_id_of
 
 if TYPE_CHECKING:
     from .webhooks import WebhookEvent
@@ -228,7 +226,6 @@ class Images(JobResource[ImageGeneration]):
     """Image generations: ``pp.images``."""
 
     _kind: JobKind[ImageGeneration] = IMAGES
-    _path = IMAGE_GENERATIONS_PATH
 
     @property
     def with_response(self) -> ImagesWithResponse:
@@ -416,18 +413,19 @@ class Images(JobResource[ImageGeneration]):
             image_generation_ids, timeout, interval, max_interval, on_progress, return_exceptions
         )
 
-    async def feed(self, event: WebhookEvent | str) -> bool:
+    async def feed(
+        self, event: WebhookEvent | str, *, timeout: float | None = FEED_TIMEOUT
+    ) -> bool:
         """Tell the client an image generation finished (an ``image_generation.*``
         webhook, or its id): its waits resolve now, from one GET. Other events cost
         nothing. Returns whether it was awaited."""
-        return await self._feed(event, IMAGE_EVENTS)
+        return await self._feed(event, IMAGE_EVENTS, timeout)
 
 
 class Videos(JobResource[VideoGeneration]):
     """Video generations: ``pp.videos``."""
 
     _kind: JobKind[VideoGeneration] = VIDEOS
-    _path = VIDEO_GENERATIONS_PATH
 
     @property
     def with_response(self) -> VideosWithResponse:
@@ -587,10 +585,12 @@ class Videos(JobResource[VideoGeneration]):
             video_generation_ids, timeout, interval, max_interval, on_progress, return_exceptions
         )
 
-    async def feed(self, event: WebhookEvent | str) -> bool:
+    async def feed(
+        self, event: WebhookEvent | str, *, timeout: float | None = FEED_TIMEOUT
+    ) -> bool:
         """Tell the client a video generation finished (by id: the API lists no video
         webhook events today; a future ``video_generation.*`` event is accepted too)."""
-        return await self._feed(event, VIDEO_EVENTS)
+        return await self._feed(event, VIDEO_EVENTS, timeout)
 
 
 class ImagesWithResponse:

@@ -22,6 +22,7 @@ from ._exceptions import (
     PostFailedError,
     VideoGenerationFailedError,
 )
+from ._limits import GENERATIONS_PATH, IMAGE_GENERATIONS_PATH, POSTS_PATH, VIDEO_GENERATIONS_PATH
 from ._models import (
     CreatedGeneration,
     CreatedImageGeneration,
@@ -57,6 +58,8 @@ class JobKind(Generic[J]):
         key: Short name: ``generations``, ``images``, ``videos``, ``posts`` (the fleet's
             namespace of its ids, the resource's attribute on the client).
         noun: In messages: ``"generation"``, ``"image generation"``...
+        path: Where one is read (``GET {path}/{id}``), and listed for the kinds that
+            sweep (``GET {path}?status=...``).
         model: The class a GET structures into.
         id_field: The attribute (and JSON field) holding the id.
         refs: Classes a caller may pass instead of an id (each has ``id_field``).
@@ -73,6 +76,7 @@ class JobKind(Generic[J]):
 
     key: str
     noun: str
+    path: str
     model: type[J]
     id_field: str
     refs: tuple[type, ...]
@@ -91,10 +95,6 @@ class JobKind(Generic[J]):
     def id_of(self, job: Any) -> str:
         """The id of a job (or of anything of ``refs``)."""
         return getattr(job, self.id_field)  # type: ignore[no-any-return]
-
-    def status_of(self, job: Any) -> str:
-        """The status of a job as a string (for messages)."""
-        return str(job.status)
 
     def fleet_id(self, job_id: str) -> str:
         """The id as the fleet's coordinator knows it: other kinds' ids never clash
@@ -144,6 +144,7 @@ def _post_phase(post: Post) -> str:
 #: Caption generations: swept through their list, polled when few are awaited.
 GENERATIONS: Final[JobKind[Generation]] = JobKind(
     key="generations",
+    path=GENERATIONS_PATH,
     noun="generation",
     model=Generation,
     id_field="generation_id",
@@ -160,6 +161,7 @@ GENERATIONS: Final[JobKind[Generation]] = JobKind(
 #: Image generations: no list endpoint; polled per id (the docs advise every 2-3 s).
 IMAGES: Final[JobKind[ImageGeneration]] = JobKind(
     key="images",
+    path=IMAGE_GENERATIONS_PATH,
     noun="image generation",
     model=ImageGeneration,
     id_field="image_generation_id",
@@ -176,6 +178,7 @@ IMAGES: Final[JobKind[ImageGeneration]] = JobKind(
 #: Video generations: minutes long; polled per id, less often (the docs: every 10 s).
 VIDEOS: Final[JobKind[VideoGeneration]] = JobKind(
     key="videos",
+    path=VIDEO_GENERATIONS_PATH,
     noun="video generation",
     model=VideoGeneration,
     id_field="video_generation_id",
@@ -192,6 +195,7 @@ VIDEOS: Final[JobKind[VideoGeneration]] = JobKind(
 #: Posts being published: polled per id until every item is posted or failed.
 POSTS: Final[JobKind[Post]] = JobKind(
     key="posts",
+    path=POSTS_PATH,
     noun="post",
     model=Post,
     id_field="post_id",

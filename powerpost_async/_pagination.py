@@ -78,7 +78,9 @@ class CursorTrail:
             return None  # the last page (or not a page: structuring it will say so)
         cursor = data.get("next_cursor")
         if type(cursor) is not str or not cursor:
-            what = {None: "null", "": "empty"}.get(cursor, f"not a string: {cursor!r}")
+            # Not a dict lookup: the cursor may be unhashable (a list, an object).
+            what = "null" if cursor is None else "empty" if cursor == "" else None
+            what = what or f"not a string: {_short(repr(cursor))}"
             raise ResponseValidationError(
                 f"inconsistent pagination: has_more is true but next_cursor is {what}; "
                 "stopping here"

@@ -5,6 +5,8 @@ circuit breaker all ask these questions here, so they can never disagree.
 
 * `is_transient`: a failure worth trying again later (no answer, a garbled answer,
   429, 500/502/503/504).
+* `about_the_client`: an error about the client itself (its key, its scopes), which
+  ends every wait of that client and nothing else.
 * `may_resend`: whether a failed request may go again: transient, and either safe to
   repeat (a read) or surely not carried out (refused before it was sent, or a 429,
   which the API answers before doing any work). A create that may have reached the
@@ -25,7 +27,6 @@ import attrs
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
-    CircuitOpenError,
     MalformedResponseError,
     RateLimitError,
 )
@@ -35,10 +36,10 @@ __all__ = [
     "RETRYABLE_STATUS",
     "RETRY_BACKOFF",
     "Backoff",
+    "about_the_client",
     "is_transient",
     "may_resend",
     "poll_backoff",
-    "retry_hint",
     "surely_not_received",
 ]
 
@@ -55,6 +56,12 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, (APIConnectionError, MalformedResponseError)):
         return True
     return isinstance(error, APIStatusError) and error.status_code in RETRYABLE_STATUS
+
+
+def about_the_client(error: BaseException) -> bool:
+    """An error about the client itself (its key or its scopes: 401, 403), not about
+    what it asked for: whatever this client asks will fail the same way."""
+    return isinstance(error, APIStatusError) and error.status_code in (401, 403)
 
 
 def surely_not_received(error: BaseException) -> bool:
@@ -76,13 +83,6 @@ def may_resend(error: BaseException, *, idempotent: bool) -> bool:
     if not is_transient(error):
         return False
     return idempotent or surely_not_received(error)
-
-
-def retry_hint(error: BaseException) -> float | None:
-    """Seconds the failure itself asks us to wait (a 429's hint, an open circuit's)."""
-    if isinstance(error, (RateLimitError, CircuitOpenError)):
-        return error.retry_after
-    return None
 
 
 @attrs.frozen

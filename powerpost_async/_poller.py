@@ -15,6 +15,7 @@ watch is resolved another way (the sweeper, a webhook) or nobody holds the id an
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import tenacity as _t
@@ -28,41 +29,45 @@ __all__ = ["poll"]
 async def poll(watch: Watch, tools: Tools) -> None:
     """Poll ``watch`` until it finishes or its holders' deadline passes.
 
+    When the next GET goes is the watch's `Pace`'s to say (``_pacing.py``): tenacity
+    drives the attempts and their stop, and each pause sleeps until the pace's due
+    instant, waking when a caller joins or leaves and the plan changes.
+
     Args:
         watch: The id to poll; its holders say how often and until when.
         tools: Where to read it, the clock and sleep, and whom to tell.
     """
-    clock, sleep = tools.clock, tools.sleep
+    clock, sleep, pace = tools.clock, tools.sleep, watch.pace
+
+    def latest_deadline() -> float | None:
+        return watch.deadline if watch.holders else clock()
 
     def past_deadline(_: _t.RetryCallState) -> bool:
-        deadline = watch.deadline if watch.holders else clock()
+        deadline = latest_deadline()
         return deadline is not None and clock() >= deadline
 
-    def pause(state: _t.RetryCallState) -> float:
-        if not watch.holders:
-            return 0.0
-        backoff = poll_backoff(watch.interval, watch.max_interval)
-        return backoff.delay(state.attempt_number - 1)
+    def plan(_: _t.RetryCallState) -> float:
+        if watch.holders:
+            pace.looked(clock(), poll_backoff(watch.interval, watch.max_interval).delay(pace.quiet))
+        return max(0.0, pace.due - clock())
 
-    async def sleep_until_deadline(seconds: float) -> None:
-        deadline = watch.deadline if watch.holders else None
-        if deadline is not None:
-            seconds = min(seconds, max(0.0, deadline - clock()))
-        await sleep(seconds)
+    async def pause(_: float) -> None:
+        await pace.sleep_until_due(clock, sleep, latest_deadline)
 
     terminal = tools.kind.terminal
 
     async def attempt() -> Any:
-        job = await tools.source.fetch(watch.id, deadline=watch.deadline)
+        pace.begin(clock())
+        job = await tools.source(watch).fetch(watch.id, deadline=watch.deadline)
         tools.seen(watch, job)
         return job
 
     retrying = _t.AsyncRetrying(
         retry=_t.retry_if_result(lambda job: not terminal(job))
         | _t.retry_if_exception(is_transient),
-        wait=pause,
+        wait=plan,
         stop=past_deadline,
-        sleep=sleep_until_deadline,
+        sleep=pause,
         reraise=True,
     )
     try:
@@ -73,3 +78,8 @@ async def poll(watch: Watch, tools: Tools) -> None:
         if not is_transient(error):
             tools.fail(watch, error)  # e.g. not found: every holder of this id gets it
         # else: the last try, at the deadline, failed on the way: the holders time out
+    finally:
+        # Not only in the task's done callback, which runs a loop pass later: a caller
+        # joining in between must see that this id has no poller and start one.
+        if watch.poller is asyncio.current_task():
+            watch.poller = None

@@ -35,7 +35,7 @@ from ._models import (
     PostType,
 )
 from ._response import with_response
-from ._waiting import ProgressCallback, generation_id_of
+from ._waiting import FEED_TIMEOUT, ProgressCallback, generation_id_of
 
 if TYPE_CHECKING:
     from .webhooks import WebhookEvent
@@ -138,7 +138,6 @@ class Posts(JobResource[Post]):
     """Posts: ``pp.posts``."""
 
     _kind: JobKind[Post] = POSTS
-    _path = POSTS_PATH
 
     @property
     def with_response(self) -> PostsWithResponse:
@@ -377,10 +376,12 @@ class Posts(JobResource[Post]):
             post_ids, timeout, interval, max_interval, on_progress, return_exceptions
         )
 
-    async def feed(self, event: WebhookEvent | str) -> bool:
+    async def feed(
+        self, event: WebhookEvent | str, *, timeout: float | None = FEED_TIMEOUT
+    ) -> bool:
         """Tell the client a post's publishing ended (a ``post.*`` webhook, or its id):
         its waits resolve now, from one GET. Returns whether it was awaited."""
-        return await self._feed(event, POST_EVENTS)
+        return await self._feed(event, POST_EVENTS, timeout)
 
 
 class PostsWithResponse:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import attrs
 
 from ._models import Generation, GenerationSummary
+from ._pacing import Pace
 
 if TYPE_CHECKING:
     from ._jobs import JobKind
@@ -54,7 +55,8 @@ class Tools:
     """What a poller and the sweeper work with: narrow things, not the client.
 
     Attributes:
-        source: Reads jobs (and list pages, for the kinds that sweep).
+        source: The `Source` to read with for a watch (its callers' client's), or for
+            the sweeper (``None``: the engine's own).
         clock: Monotonic clock.
         sleep: Async sleep.
         seen: Called with a job read by GET (resolves the watch if terminal).
@@ -62,7 +64,7 @@ class Tools:
         kind: The kind of job.
     """
 
-    source: Source
+    source: Callable[[Watch | None], Source]
     clock: Clock
     sleep: Sleep
     seen: Callable[[Watch, Any], None]
@@ -77,9 +79,13 @@ class Holder:
         "changed",
         "deadline",
         "delegated",
+        "error",
         "finished",
         "interval",
+        "joined",
         "max_interval",
+        "owner",
+        "source",
         "strategy",
     )
 
@@ -90,9 +96,12 @@ class Holder:
         max_interval: float,
         deadline: float | None,
         *,
-        finished: Callable[[Watch], None] | None = None,
+        finished: Callable[[Watch | None], None] | None = None,
         changed: Callable[[Watch], None] | None = None,
         delegated: bool = False,
+        source: Source | None = None,
+        owner: object = None,
+        joined: float = 0.0,
     ) -> None:
         self.strategy = strategy
         #: The fleet's leader answers for its ids, not this process (never for "poll").
@@ -100,15 +109,31 @@ class Holder:
         self.interval = interval
         self.max_interval = max_interval
         self.deadline = deadline
-        #: Called when one of its ids finishes (a result or an error): multi-id waits.
+        #: Called when one of its ids finishes (a result or an error), and with ``None``
+        #: when the call itself must end (`stop`).
         self.finished = finished
         #: Called when the status last seen of one of its ids changes: progress reports.
         self.changed = changed
+        #: Reads its ids for it: the client the call was made on (``None``: the engine's).
+        self.source = source
+        #: The client the call was made on (closing it ends the call).
+        self.owner = owner
+        #: When it joined (clock time).
+        self.joined = joined
+        #: Why the call must end now (its client closed), else ``None``.
+        self.error: BaseException | None = None
 
     @property
     def sweeps_here(self) -> bool:
         """Whether this process's sweeper may answer for it."""
         return self.strategy != "poll" and not self.delegated
+
+    def stop(self, error: BaseException) -> None:
+        """End the call with ``error`` (its client closed): it raises it at once."""
+        if self.error is None:
+            self.error = error
+            if self.finished is not None:
+                self.finished(None)
 
 
 class Watch:
@@ -122,10 +147,14 @@ class Watch:
         "holders",
         "id",
         "kind",
+        "listed_since",
         "misses",
         "next_check",
+        "pace",
         "poller",
         "server_id",
+        "stale_check",
+        "stale_checks",
         "unfinished_at",
     )
 
@@ -138,12 +167,20 @@ class Watch:
         self.forced_pollers = 0  # holders with strategy="poll"
         self.delegated = 0  # holders whose waits the fleet's leader answers
         self._last: Any = None
-        #: The task polling it, if any (one per id, however many hold it).
+        #: The task polling it, if any (one per id, however many hold it), and when it
+        #: looks next.
         self.poller: asyncio.Task[None] | None = None
+        self.pace = Pace()
         #: How often the sweeper found it absent from the in-flight lists yet still in
         #: flight, and when it may check it with a GET again (backed off).
         self.misses = 0
         self.next_check = 0.0
+        #: When the in-flight lists first showed it (``None``: never): an id they show
+        #: far longer than usual is checked with a GET now and then (a stale index):
+        #: how often it was, and when it may be again.
+        self.listed_since: float | None = None
+        self.stale_checks = 0
+        self.stale_check = 0.0
         #: How the server spells this id, when it answered with another spelling.
         self.server_id: str | None = None
         #: When it was last seen in flight (clock time; ``None``: never).

@@ -5,14 +5,15 @@ from __future__ import annotations
 import builtins
 import warnings
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
+from ._awaiting import JobResource
 from ._bulk import run_bounded, statuses
 from ._converter import dumps, structure
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import PowerPostWarning
 from ._http import QueryValue, merge_headers, path_segment, query_string, with_query
-from ._jobs import GENERATIONS
+from ._jobs import GENERATIONS, JobKind
 from ._limits import (
     CREDITS_PATH,
     GENERATE_PATH,
@@ -38,14 +39,13 @@ from ._models import (
 from ._pagination import walk_pages
 from ._response import with_response
 from ._waiting import (
-    Engine,
+    FEED_TIMEOUT,
     GenerationRef,
     ProgressCallback,
     Strategy,
     distinct_ids,
-    generation_id_of,
 )
-from .webhooks import GenerationCompletedEvent, GenerationFailedEvent, WebhookEvent
+from .webhooks import WebhookEvent
 
 if TYPE_CHECKING:
     from ._client import PowerPost
@@ -56,14 +56,14 @@ __all__ = ["Account", "AccountWithResponse", "Generations", "GenerationsWithResp
 
 StatusArg = GenerationStatus | Literal["pending", "processing", "completed", "failed"]
 
+#: The webhook events of caption generations.
+GENERATION_EVENTS: Final = frozenset({"generation.completed", "generation.failed"})
 
-class Generations:
+
+class Generations(JobResource[Generation]):
     """Caption generations: ``pp.generations``."""
 
-    def __init__(self, client: PowerPost) -> None:
-        self._client = client
-        # One engine (one sweeper) per workspace, shared by the client and its copies.
-        self._engine: Engine = client._engine_for(GENERATIONS, _EngineSource)
+    _kind: JobKind[Generation] = GENERATIONS
 
     @property
     def with_response(self) -> GenerationsWithResponse:
@@ -318,13 +318,7 @@ class Generations:
             WaitTimeoutError: The deadline passed (``.generation`` is the last state seen).
             NotFoundError: No such generation.
         """
-        return await self._engine.wait(  # type: ignore[no-any-return]
-            generation_id,
-            timeout=timeout,
-            interval=interval,
-            max_interval=max_interval,
-            strategy=strategy,
-        )
+        return await self._wait(generation_id, timeout, interval, max_interval, strategy)
 
     def as_completed(
         self,
@@ -355,13 +349,8 @@ class Generations:
         Raises:
             WaitTimeoutError: At the deadline, naming the ids still pending.
         """
-        return self._engine.as_completed(
-            generation_ids,
-            timeout=timeout,
-            interval=interval,
-            max_interval=max_interval,
-            strategy=strategy,
-            on_progress=on_progress,
+        return self._as_completed(
+            generation_ids, timeout, interval, max_interval, on_progress, strategy
         )
 
     @overload
@@ -422,14 +411,14 @@ class Generations:
         Raises:
             WaitTimeoutError: At the deadline, naming the ids still pending.
         """
-        return await self._engine.wait_many(
+        return await self._wait_many(
             generation_ids,
-            timeout=timeout,
-            interval=interval,
-            max_interval=max_interval,
-            strategy=strategy,
-            on_progress=on_progress,
-            return_exceptions=return_exceptions,
+            timeout,
+            interval,
+            max_interval,
+            on_progress,
+            return_exceptions,
+            strategy,
         )
 
     @overload
@@ -527,7 +516,9 @@ class Generations:
     async def _get_each(self, ids: builtins.list[str]) -> builtins.list[Generation | Exception]:
         return await self.get_many(ids, return_exceptions=True)
 
-    async def feed(self, event: WebhookEvent | str) -> bool:
+    async def feed(
+        self, event: WebhookEvent | str, *, timeout: float | None = FEED_TIMEOUT
+    ) -> bool:
         """Tell the client a generation finished (from a webhook): its waits resolve now.
 
         Pass a parsed [`WebhookEvent`][powerpost_async.webhooks.WebhookEvent] (or a generation
@@ -538,33 +529,16 @@ class Generations:
         The event is a hint, not a source of truth: what waits receive comes from the API,
         so an unverified or forged event cannot inject outputs.
 
+        Args:
+            event: The event, or a generation id.
+            timeout: Seconds the GET may take, retries included (default 5: a webhook
+                receiver must answer quickly; if the API is slow meanwhile, polling or
+                sweeping still finds the generation). ``None``: the client's own limits.
+
         Returns:
             Whether the event concerned a generation being awaited.
         """
-        if isinstance(event, str):
-            return await self._engine.feed(generation_id_of(event), None)
-        if isinstance(event, (GenerationCompletedEvent, GenerationFailedEvent)):
-            return await self._engine.feed(event.generation_id, event.workspace_id)
-        return False
-
-
-class _EngineSource:
-    """What the waiting engine may do with the API: read generations and list pages."""
-
-    __slots__ = ("_client",)
-
-    def __init__(self, client: PowerPost) -> None:
-        self._client = client
-
-    async def fetch(
-        self, job_id: str, *, deadline: float | None, patient: bool = True
-    ) -> Generation:
-        path = f"{GENERATIONS_PATH}/{path_segment(job_id)}"
-        return await self._client._get(path, Generation, deadline=deadline, patient=patient)
-
-    async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:
-        query = query_string({"status": status, "limit": MAX_PAGE_SIZE, "cursor": cursor})
-        return await self._client._get_json(GENERATIONS_PATH + query, deadline=None, patient=True)
+        return await self._feed(event, GENERATION_EVENTS, timeout)
 
 
 def _raw(page: tuple[Response, Any]) -> Any:

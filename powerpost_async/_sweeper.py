@@ -7,7 +7,11 @@ Its cost grows with the number of in-flight generations / 100, not with the numb
 ids awaited or of callers.
 
 * **Interval.** The shortest ``interval`` among the callers present *now*: a short one
-  leaves with its caller.
+  leaves with its caller. When the next tick goes is the sweeper's `Pace`'s to say
+  (``_pacing.py``): a caller joining wakes a sleeping sweeper, which ticks by the time
+  that caller would have looked alone.
+* **Each answer filed as it arrives.** The GETs of a tick run 16 at a time; each result
+  resolves its waits the moment it comes back, not when the tick's slowest is done.
 * **Early stop.** A page older than every awaited generation ends the walk early, but
   only while the pages have shown newest-first order, which the API does not promise:
   one page out of that order turns early stops off for good.
@@ -16,10 +20,15 @@ ids awaited or of callers.
   with a GET like any absent id.
 * **An absent id still in flight** (the lists missed it) is checked again only after a
   growing pause: unreliable lists cost a bounded number of GETs, not one per tick.
+* **An id listed in flight far longer than usual** (`STALE_AFTER`: a stale list index
+  may keep showing a finished job) is checked with a GET too, ever less often.
+* **A page refused** (400, 404, 422) ends that walk, like broken pagination: the ids it
+  did not reach are checked with a GET. Only errors about the client itself (401, 403)
+  end every swept wait.
 * **Failures.** A tick that fails transiently is retried after a capped backoff (the
   circuit breaker holds its requests back meanwhile, so recovery is seen at the first
-  successful probe); one that fails for good (401, 403) fails every swept wait with that
-  error; a bug fails them too, rather than leaving them hanging.
+  successful probe); one that fails about the client itself (401, 403) fails every
+  swept wait with that error; a bug fails them too, rather than leaving them hanging.
 """
 
 from __future__ import annotations
@@ -33,10 +42,11 @@ from typing import Any, Final
 
 from ._bulk import run_bounded
 from ._converter import structure
-from ._exceptions import APIError, NotFoundError, ResponseValidationError
+from ._exceptions import APIError, APIStatusError, NotFoundError, ResponseValidationError
 from ._models import IN_FLIGHT, Generation, GenerationStatus, GenerationSummary, Page
+from ._pacing import Pace
 from ._pagination import walk_pages
-from ._policy import Backoff, is_transient
+from ._policy import Backoff, about_the_client, is_transient
 from ._registry import Registry, Tools, Watch
 
 __all__ = ["DEFAULT_INTERVAL", "DEFAULT_MAX_INTERVAL", "SWEEP_MAX_PAGES", "Sweeper"]
@@ -54,6 +64,11 @@ SWEEP_MAX_BACKOFF: Final = 30.0
 MISS_MAX_BACKOFF: Final = 60.0
 #: Ticks in a row that answer nobody before the sweeper starts to slow down.
 QUIET_TICKS: Final = 3
+#: An id the in-flight lists have shown this long (far longer than a generation takes)
+#: is checked with a GET too, in case the lists are stale; then ever less often, up to
+#: every STALE_MAX_BACKOFF seconds.
+STALE_AFTER: Final = 900.0
+STALE_MAX_BACKOFF: Final = 900.0
 
 
 class Sweeper:
@@ -75,6 +90,8 @@ class Sweeper:
         self._task: asyncio.Task[None] | None = None
         # Until a page shows otherwise, lists are taken to be newest first.
         self._newest_first = True
+        #: When the next tick is due; callers joining and leaving change it.
+        self.pace = Pace()
 
     @property
     def running(self) -> bool:
@@ -82,6 +99,7 @@ class Sweeper:
 
     def start(self) -> None:
         if not self.running:
+            self.pace = Pace()  # the first tick goes at once: finished ids return now
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name="powerpost-sweeper"
             )
@@ -94,18 +112,24 @@ class Sweeper:
             return task
         return None
 
+    def joined(self, due: float) -> None:
+        """A caller joined, wanting its first look by ``due``: the quiet backoff starts
+        over, and a sweeper sleeping longer wakes."""
+        self.pace.restart()
+        self.pace.bring_forward(due)
+
     # -- the loop -------------------------------------------------------------------------
 
     async def _run(self) -> None:
         failures = 0
-        quiet = 0  # ticks in a row that answered nobody, with no caller joining
-        joined = self._registry.joined
-        pause = 0.0  # the first tick goes at once: ids already finished return now
+        clock, pace = self._tools.clock, self.pace
         while self._registry.sweepable:
-            if pause:
-                await self._tools.sleep(pause)
+            await pace.sleep_until_due(clock, self._tools.sleep, _no_deadline)
+            if not self._registry.sweepable:
+                return
             interval = self._registry.sweep_interval or DEFAULT_INTERVAL
             longest = max(interval, self._registry.sweep_max_interval or interval)
+            pace.begin(clock())
             try:
                 answered = await self._tick()
             except Exception as error:  # cancellation propagates
@@ -114,8 +138,10 @@ class Sweeper:
                     pause = backoff.delay(failures)
                     failures += 1
                     logger.info("sweep failed (%s); next try in %.1f s", error, pause)
+                    pace.looked(clock(), pause)
                     continue
-                # For good (401, 403...) or a bug: fail the swept waits, don't leave them hanging.
+                # About the client (401, 403 on a list) or a bug: fail the swept waits,
+                # don't leave them hanging.
                 logger.warning("sweeping failed for good: %s", error)
                 for watch in self._registry.open_sweepable().values():
                     self._tools.fail(watch, error)
@@ -123,15 +149,15 @@ class Sweeper:
             failures = 0
             # Every interval while ticks answer someone; after quiet ones, less often, up
             # to max_interval (hours-long generations need no tick every 2 s). A caller
-            # joining, or a tick answering one, brings it back to the start.
-            if answered or self._registry.joined != joined:
-                joined, quiet = self._registry.joined, 0
+            # joining (see `joined`), or a tick answering one, starts over.
+            if answered:
+                pace.restart()
             # A few quiet ticks are normal between finishes; more mean a long wait ahead.
             pause = interval
-            if quiet >= QUIET_TICKS:
+            if pace.quiet >= QUIET_TICKS:
                 slower = Backoff(interval, longest, 1.5, (1.0, 1.25))
-                pause = slower.delay(quiet - QUIET_TICKS + 1)
-            quiet += 1
+                pause = slower.delay(pace.quiet - QUIET_TICKS + 1)
+            pace.looked(clock(), pause)
 
     async def _tick(self) -> int:
         """One sweep; returns how many of the swept ids it found finished."""
@@ -142,35 +168,57 @@ class Sweeper:
             return 0
         in_flight = await self._scan(watches)
         now = self._tools.clock()
-        absent = [
+        absent = [w for i, w in watches.items() if i not in in_flight and w.next_check <= now]
+        # Listed in flight far longer than usual: the list index may be stale.
+        stale = [
             w
             for i, w in watches.items()
-            if i not in in_flight and not w.done and w.next_check <= now
+            if i in in_flight and _listed_too_long(w, now) and w.stale_check <= now
         ]
-        if not absent:
+        if not absent and not stale:
             return 0
-        results = await run_bounded(
-            [w.id for w in absent],
-            lambda generation_id: self._tools.source.fetch(generation_id, deadline=None),
-            SWEEP_GET_CONCURRENCY,
-            return_exceptions=True,
-        )
         interval = self._registry.sweep_interval or DEFAULT_INTERVAL
-        for watch, result in zip(absent, results, strict=True):
-            if watch.done:
-                continue
-            if isinstance(result, Generation):
-                self._tools.seen(watch, result)
-                if not result.status.is_terminal:
+        source = self._tools.source(None)
+        answered = 0
+
+        async def check(item: tuple[Watch, bool]) -> None:
+            nonlocal answered
+            watch, listed = item
+            try:
+                result: Any = await source.fetch(watch.id, deadline=None)
+            except Exception as error:  # filed below; cancellation propagates
+                result = error
+            # Filed the moment it arrives: the other GETs of the tick do not hold it back.
+            if not watch.done:
+                self._file(watch, result, interval, listed=listed)
+                answered += watch.done
+
+        checks = [(w, False) for w in absent] + [(w, True) for w in stale]
+        await run_bounded(checks, check, SWEEP_GET_CONCURRENCY, return_exceptions=False)
+        return answered
+
+    def _file(self, watch: Watch, result: Any, interval: float, *, listed: bool) -> None:
+        """What a GET of an id said: resolve it, or look again later (backed off).
+        ``listed``: the lists show it in flight (a check for a stale list index)."""
+        if isinstance(result, Generation):
+            self._tools.seen(watch, result)
+            if not result.status.is_terminal:
+                now = self._tools.clock()
+                if listed:
+                    # Listed far longer than usual, and still in flight: a long job, not
+                    # a stale list. Check again, each time later, up to STALE_MAX_BACKOFF.
+                    stale = Backoff(interval, max(interval, STALE_MAX_BACKOFF), 2.0, (1.0, 1.25))
+                    watch.stale_check = now + stale.delay(watch.stale_checks)
+                    watch.stale_checks += 1
+                else:
                     # The lists missed it although it is in flight: look again later,
                     # each time later still, rather than at every tick.
                     miss = Backoff(interval, max(interval, MISS_MAX_BACKOFF), 2.0, (1.0, 1.25))
-                    watch.next_check = self._tools.clock() + miss.delay(watch.misses)
+                    watch.next_check = now + miss.delay(watch.misses)
                     watch.misses += 1
-            elif isinstance(result, NotFoundError) or not is_transient(result):
-                self._tools.fail(watch, result)
-            # else transient: the next tick tries again
-        return sum(watch.done for watch in absent)
+        elif isinstance(result, NotFoundError) or not is_transient(result):
+            self._tools.fail(watch, result)
+        # else transient: the next tick tries again
 
     async def _scan(self, watches: dict[str, Watch]) -> set[str]:
         """The ids of ``watches`` that the in-flight lists show, noting what they show."""
@@ -196,9 +244,10 @@ class Sweeper:
         oldest: datetime | None,
     ) -> None:
         previous: datetime | None = None
+        source = self._tools.source(None)
 
         def fetch(cursor: str | None) -> Any:
-            return self._tools.source.page(status.value, cursor)
+            return source.page(status.value, cursor)
 
         pages = walk_pages(fetch, lambda raw: raw[1], max_pages=SWEEP_MAX_PAGES)
         try:
@@ -213,6 +262,8 @@ class Sweeper:
                         for watch in self._registry.find(summary.generation_id):
                             if watches.get(watch.id) is watch:
                                 found.add(watch.id)
+                                if watch.listed_since is None:
+                                    watch.listed_since = now
                                 watch.misses = 0
                                 watch.see(summary, now)
                     if (
@@ -226,3 +277,20 @@ class Sweeper:
             # Pagination that never ends, or a page we cannot read: what the walk did not
             # show is checked with a GET, like any id absent from the lists.
             logger.debug("sweep: the %s list ended early: %s", status.value, error)
+        except APIStatusError as error:
+            if is_transient(error) or about_the_client(error):
+                raise  # retried after a backoff / the end of every swept wait
+            # A page refused (a 400 "invalid cursor", a 404, a 422): it ends this walk,
+            # not the waits; the ids it did not reach are checked with a GET.
+            logger.info("sweep: the %s list ended early: %s", status.value, error)
+
+
+def _no_deadline() -> None:
+    """The sweeper runs while anyone is swept: no deadline of its own."""
+    return
+
+
+def _listed_too_long(watch: Watch, now: float) -> bool:
+    """Shown in flight by the lists far longer than usual: maybe a stale list index."""
+    since = watch.listed_since
+    return since is not None and now - since >= STALE_AFTER

@@ -28,19 +28,22 @@ from typing import Any, Final, TypeAlias
 
 import attrs
 
+from ._checks import check_timeout
 from ._exceptions import APIStatusError, PowerPostError, WaitTimeoutError
 from ._fleet import Coordinator
 from ._http import path_segment
 from ._jobs import GENERATIONS, JobKind
 from ._models import CreatedGeneration, Generation, GenerationSummary
-from ._policy import is_transient
+from ._pacing import first_look
+from ._policy import is_transient, poll_backoff
 from ._poller import poll
 from ._registry import Holder, Registry, Source, Strategy, Tools, Watch
-from ._sweeper import DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, Sweeper
+from ._sweeper import Sweeper
 from ._telemetry import Telemetry
 from ._timing import Clock, Sleep, sleep_until_done
 
 __all__ = [
+    "FEED_TIMEOUT",
     "SWEEP_THRESHOLD",
     "Engine",
     "GenerationRef",
@@ -56,6 +59,9 @@ GenerationRef: TypeAlias = str | CreatedGeneration | Generation | GenerationSumm
 
 #: With ``strategy="auto"``, sweeping starts once this many ids are awaited on the client.
 SWEEP_THRESHOLD: Final = 4
+#: Seconds a webhook's hint (``feed``) may spend reading the job, by default: a webhook
+#: receiver must answer within 10 s, and polling or sweeping still finds the job.
+FEED_TIMEOUT: Final = 5.0
 
 
 @attrs.frozen
@@ -115,15 +121,16 @@ class Engine:
     sweeper (for the kinds that have a list to sweep), the fleet.
 
     Args:
-        source: Reads jobs and list pages (the kind's resource).
+        source: Reads jobs and list pages for the engine's own work (the sweeper, the
+            fleet's lead, webhooks); each waiting call brings its own for its ids.
         clock: Monotonic clock.
         sleep: Async sleep.
         workspace_id: The client's workspace (webhook events of others are ignored).
-        client_closed: Whether the client is closed.
         coordinator: Shares the waiting with other processes (``None``: on its own).
         join: Joins the coordinator's fleet (once), before the first wait.
         telemetry: Spans and metrics of the waits (``None``: OpenTelemetry is absent).
         kind: The kind of job awaited (caption generations unless said).
+        idle: Called when the engine holds nothing and runs nothing (it may be dropped).
     """
 
     def __init__(
@@ -133,11 +140,11 @@ class Engine:
         clock: Clock,
         sleep: Sleep,
         workspace_id: str | None,
-        client_closed: Callable[[], bool],
         coordinator: Coordinator | None = None,
         join: Callable[[], Awaitable[None]] | None = None,
         telemetry: Telemetry | None = None,
         kind: JobKind[Any] = GENERATIONS,
+        idle: Callable[[Engine], None] | None = None,
     ) -> None:
         self.kind = kind
         self._source = source
@@ -145,9 +152,9 @@ class Engine:
         self._clock = clock
         self._sleep = sleep
         self._workspace_id = workspace_id
-        self._client_closed = client_closed
+        self._idle = idle
         self._registry = Registry(kind)
-        self._tools = Tools(source, clock, sleep, self._seen, self._fail, kind)
+        self._tools = Tools(self._source_for, clock, sleep, self._seen, self._fail, kind)
         # Only a kind with a list endpoint is swept; the others are polled per id.
         self._sweeper = (
             Sweeper(self._registry, self._tools, may_act=self._may_sweep) if kind.sweeps else None
@@ -165,6 +172,31 @@ class Engine:
         self._lead: Holder | None = None
         self._lead_watches: dict[str, Watch] = {}
 
+    @property
+    def workspace_id(self) -> str | None:
+        return self._workspace_id
+
+    @property
+    def busy(self) -> bool:
+        """Whether it holds or runs anything (an idle engine costs nothing to drop)."""
+        return bool(
+            self._holders
+            or self._lead is not None
+            or len(self._registry)
+            or self._pollers
+            or self._side_tasks
+            or (self._sweeper is not None and self._sweeper.running)
+        )
+
+    def _source_for(self, watch: Watch | None) -> Source:
+        """The source to read ``watch`` with: that of the first of its callers that
+        brought one (a wait uses the settings of the client it was called on)."""
+        if watch is not None:
+            for holder in watch.holders:
+                if holder.source is not None:
+                    return holder.source
+        return self._source
+
     # -- holding ids ------------------------------------------------------------------------
 
     def _holder(
@@ -173,15 +205,25 @@ class Engine:
         interval: float,
         max_interval: float,
         deadline: float | None,
+        source: Source | None,
+        owner: object,
         **callbacks: Any,
     ) -> Holder:
         """A holder for a waiting call: delegated to the fleet while it can be reached."""
         return Holder(
-            strategy, interval, max_interval, deadline, delegated=self._fleet_active, **callbacks
+            strategy,
+            interval,
+            max_interval,
+            deadline,
+            delegated=self._fleet_active,
+            source=source,
+            owner=owner,
+            joined=self._clock(),
+            **callbacks,
         )
 
     def _hold(self, holder: Holder, ids: Iterable[str]) -> list[Watch]:
-        if self._closed or self._client_closed():
+        if self._closed:
             raise PowerPostError("this PowerPost client is closed; create a new one")
         watches = self._registry.hold(holder, ids)
         self._holders[holder] = watches
@@ -190,7 +232,24 @@ class Engine:
         if holder.delegated and self._coordinator is not None:
             self._coordinator.hold(self._deadlines(holder, watches))
         self._arrange(watches)
+        self._joined(holder, watches)
         return watches
+
+    def _joined(self, holder: Holder, watches: list[Watch]) -> None:
+        """A caller joined: whatever looks at its ids plans its first look now, as it
+        would look alone (`first_look`), and starts its backoff over."""
+        now = self._clock()
+        interval, deadline = holder.interval, holder.deadline
+        for watch in watches:
+            if watch.done:
+                continue
+            pace = watch.pace
+            if watch.poller is not None:
+                pace.restart()
+                pace.bring_forward(first_look(now, pace.last, interval, deadline))
+        sweeper = self._sweeper
+        if sweeper is not None and sweeper.running and holder.sweeps_here:
+            sweeper.joined(first_look(now, sweeper.pace.last, interval, deadline))
 
     def _deadlines(self, holder: Holder, watches: list[Watch]) -> dict[str, float | None]:
         left = None if holder.deadline is None else max(0.0, holder.deadline - self._clock())
@@ -216,10 +275,12 @@ class Engine:
                     watch.poller.cancel()
         for watch in watches:
             needed = not watch.done and self._needs_poller(watch)
-            if needed and watch.poller is None:
+            # A poller that has returned is over even before its done callback ran.
+            polling = watch.poller is not None and not watch.poller.done()
+            if needed and not polling:
                 self._start_poller(watch)
-            elif not needed and watch.poller is not None:
-                watch.poller.cancel()
+            elif not needed and polling:
+                watch.poller.cancel()  # type: ignore[union-attr]
 
     def _needs_poller(self, watch: Watch) -> bool:
         return watch.poll_forced or (watch.sweepable and not self._sweeping)
@@ -236,6 +297,7 @@ class Engine:
             self._pollers.discard(task)
             if watch.poller is task:
                 watch.poller = None
+            self._maybe_idle()
 
         task.add_done_callback(ended)
 
@@ -252,8 +314,29 @@ class Engine:
             if unheld:
                 self._coordinator.release(unheld)
         stopping = self._stop_unneeded(gone, watches)
+        self._left(watches)
         if stopping:
             await asyncio.wait(stopping)
+        self._maybe_idle()
+
+    def _left(self, watches: list[Watch]) -> None:
+        """A caller left: the loops looking at its ids replan for the callers that remain
+        (a hurried caller leaving slows them down again; a deadline leaving shortens)."""
+        now = self._clock()
+        for watch in watches:
+            if watch.holders and watch.poller is not None and not watch.done:
+                pace = watch.pace
+                if pace.last is not None:
+                    backoff = poll_backoff(watch.interval, watch.max_interval)
+                    pace.replan(max(now, pace.last + backoff.base(max(0, pace.quiet - 1))))
+                else:
+                    pace.wake()  # its deadline may have changed
+        if self._sweeper is not None:
+            self._sweeper.pace.wake()
+
+    def _maybe_idle(self) -> None:
+        if self._idle is not None and not self._closed and not self.busy:
+            self._idle(self)
 
     def _stop_unneeded(self, gone: list[Watch], watches: list[Watch]) -> list[asyncio.Task[None]]:
         """Cancel what the watches nobody holds, or holds differently now, do not need."""
@@ -280,7 +363,17 @@ class Engine:
         for task in tasks:
             if not task.done():
                 self._side_tasks.add(task)
-                task.add_done_callback(self._side_tasks.discard)
+                task.add_done_callback(self._side_done)
+
+    def _side_done(self, task: asyncio.Task[Any]) -> None:
+        self._side_tasks.discard(task)
+        self._maybe_idle()
+
+    def stop_owner(self, owner: object, error: BaseException) -> None:
+        """End every call made on ``owner`` (a client copy being closed) with ``error``."""
+        for holder in list(self._holders):
+            if holder.owner is owner:
+                holder.stop(error)
 
     # -- the fleet (what the coordinator tells this client) --------------------------------
 
@@ -316,19 +409,18 @@ class Engine:
             if not wanted:
                 return
             kind = self.kind
-            interval, max_interval = (
-                (DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL)
-                if kind.sweeps
-                else (kind.interval, kind.max_interval)
+            holder = self._lead = Holder(
+                "auto", kind.interval, kind.max_interval, None, joined=self._clock()
             )
-            holder = self._lead = Holder("auto", interval, max_interval, None)
             joining = True
         else:
             joining = False
         gone_ids = [i for i in self._lead_watches if i not in wanted]
         new_ids = [i for i in wanted if i not in self._lead_watches]
+        taken: list[Watch] = []
         if new_ids:
-            for watch in self._registry.hold(holder, new_ids, joining=joining):
+            taken = self._registry.hold(holder, new_ids, joining=joining)
+            for watch in taken:
                 self._lead_watches[watch.id] = watch
         stopping: list[asyncio.Task[None]] = []
         if gone_ids:
@@ -339,7 +431,12 @@ class Engine:
             if leaving:
                 self._lead = None
         self._arrange(self._lead_watches.values())
+        if taken:
+            # Ids taken on for the fleet are callers joining, as they would be here.
+            self._joined(holder, taken)
         self._keep(stopping)
+        if not wanted:
+            self._maybe_idle()
 
     def delivered(self, outcomes: Mapping[str, Any]) -> None:
         """Outcomes another process learnt: resolve the waits here (not announced again)."""
@@ -411,14 +508,19 @@ class Engine:
             if holder.finished is not None:
                 holder.finished(watch)
 
-    async def feed(self, generation_id: str, workspace_id: str | None) -> bool:
+    async def feed(
+        self, generation_id: str, workspace_id: str | None, timeout: float | None = FEED_TIMEOUT
+    ) -> bool:
         """A webhook says job ``generation_id`` finished: re-read it and wake its waits.
 
-        The event is only a hint: what waits receive always comes from the API. Returns
-        whether the id was awaited.
+        The event is only a hint: what waits receive always comes from the API. The GET
+        gets ``timeout`` seconds, retries and pauses included (a webhook receiver must
+        answer quickly; if the API is slow, polling or sweeping still finds the job).
+        Returns whether the id was awaited.
         """
         if workspace_id is not None and workspace_id != self._workspace_id:
             return False  # another workspace's event: not ours to act on
+        deadline = None if timeout is None else self._clock() + timeout
         if self._join is not None:
             await self._join()
         watches = [w for w in self._registry.find(generation_id) if not w.done]
@@ -429,17 +531,26 @@ class Engine:
             return False
         watch = watches[0]
         try:
-            generation = await self._source.fetch(watch.id, deadline=None, patient=False)
+            job = await self._source_for(watch).fetch(watch.id, deadline=deadline, patient=False)
         except Exception as error:  # cancellation propagates
             if not is_transient(error):
                 self._fail(watch, error)
             return True  # transient: polling or sweeping will still find it
-        self._seen(watch, generation)
+        self._seen(watch, job)
         return True
 
     async def aclose(self) -> None:
-        """Stop every task and fail whatever is still awaited (the client is closing)."""
+        """Fail whatever is still awaited and stop every task (the client is closing).
+
+        Safe to call again, and to call again after a cancelled call: each call does
+        what is left (the waits are failed first, so none is left hanging).
+        """
         self._closed = True
+        error = PowerPostError("the PowerPost client was closed while this wait was running")
+        for watch in self._registry.watches():
+            self._finish(watch, error)
+        for holder in list(self._holders):
+            holder.stop(error)
         tasks = [t for t in (*self._pollers, *self._side_tasks) if not t.done()]
         for task in tasks:
             task.cancel()
@@ -448,9 +559,6 @@ class Engine:
             tasks.append(sweeper)
         if tasks:
             await asyncio.wait(tasks)
-        error = PowerPostError("the PowerPost client was closed while this wait was running")
-        for watch in self._registry.watches():
-            self._finish(watch, error)
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -473,18 +581,20 @@ class Engine:
         interval: float,
         max_interval: float,
         strategy: Strategy,
+        source: Source | None = None,
+        owner: object = None,
     ) -> Any:
         telemetry = self._telemetry
         if telemetry is None:
-            return await self._wait(ref, timeout, interval, max_interval, strategy)
+            return await self._wait(ref, timeout, interval, max_interval, strategy, source, owner)
         span = telemetry.start_wait("wait", 1)
         try:
-            generation = await self._wait(ref, timeout, interval, max_interval, strategy)
+            job = await self._wait(ref, timeout, interval, max_interval, strategy, source, owner)
         except BaseException as error:
             telemetry.end_wait(span, error)
             raise
         telemetry.end_wait(span, None)
-        return generation
+        return job
 
     async def _wait(
         self,
@@ -493,34 +603,47 @@ class Engine:
         interval: float,
         max_interval: float,
         strategy: Strategy,
+        source: Source | None,
+        owner: object,
     ) -> Any:
         kind = self.kind
-        generation_id = generation_id_of(ref, kind)
-        check_wait_args(timeout, interval, max_interval, strategy, kind)
+        job_id = generation_id_of(ref, kind)
+        timeout = check_wait_args(timeout, interval, max_interval, strategy, kind)
         if self._join is not None:
             await self._join()
         deadline = None if timeout is None else self._clock() + timeout
-        holder = self._holder(strategy, interval, max_interval, deadline)
-        watches = self._hold(holder, [generation_id])
+        woken = asyncio.get_running_loop().create_future()
+
+        def wake(_: Watch | None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        holder = self._holder(
+            strategy, interval, max_interval, deadline, source, owner, finished=wake
+        )
+        watches = self._hold(holder, [job_id])
         watch = watches[0]
         try:
-            await self._until(watch.future, deadline)
-            generation = watch.future.result()
+            if not watch.done:
+                await self._until(woken, deadline)
+            if holder.error is not None:
+                raise holder.error
+            job = watch.future.result()
         except _Deadline:
             raise WaitTimeoutError(
-                f"{kind.noun} {generation_id} did not finish within {timeout} s "
+                f"{kind.noun} {job_id} did not finish within {timeout} s "
                 f"(last seen: {watch.last_status or 'never'})",
                 timeout=timeout or 0.0,
-                pending_ids=[generation_id],
+                pending_ids=[job_id],
                 generation=watch.last_generation,
                 last_seen=watch.last,
             ) from None
         finally:
             await self._release(holder, watches)
-        failure = kind.failure(generation)
+        failure = kind.failure(job)
         if failure is not None:
             raise failure
-        return generation
+        return job
 
     def as_completed(
         self,
@@ -531,13 +654,14 @@ class Engine:
         max_interval: float,
         strategy: Strategy,
         on_progress: ProgressCallback | None,
+        source: Source | None = None,
+        owner: object = None,
     ) -> AsyncGenerator[Any, None]:
         _, ids = distinct_ids(refs, self.kind)
-        check_wait_args(timeout, interval, max_interval, strategy, self.kind)
+        timeout = check_wait_args(timeout, interval, max_interval, strategy, self.kind)
+        holder = Holder(strategy, interval, max_interval, None, source=source, owner=owner)
         return self._yield_generations(
-            self._outcomes(
-                ids, timeout, interval, max_interval, strategy, on_progress, "as_completed"
-            )
+            self._outcomes(ids, timeout, holder, on_progress, "as_completed")
         )
 
     @staticmethod
@@ -568,13 +692,14 @@ class Engine:
         strategy: Strategy,
         on_progress: ProgressCallback | None,
         return_exceptions: bool,
+        source: Source | None = None,
+        owner: object = None,
     ) -> list[Any]:
         ids, distinct = distinct_ids(refs, self.kind)
-        check_wait_args(timeout, interval, max_interval, strategy, self.kind)
+        timeout = check_wait_args(timeout, interval, max_interval, strategy, self.kind)
+        holder = Holder(strategy, interval, max_interval, None, source=source, owner=owner)
         results: dict[str, Any] = {}
-        outcomes = self._outcomes(
-            distinct, timeout, interval, max_interval, strategy, on_progress, "wait_many"
-        )
+        outcomes = self._outcomes(distinct, timeout, holder, on_progress, "wait_many")
         try:
             async for generation_id, outcome in outcomes:
                 results[generation_id] = outcome
@@ -591,14 +716,16 @@ class Engine:
         self,
         ids: list[str],
         timeout: float | None,
-        interval: float,
-        max_interval: float,
-        strategy: Strategy,
+        wanted: Holder,
         on_progress: ProgressCallback | None,
         name: str,
     ) -> AsyncGenerator[tuple[str, Any], None]:
-        """Yield ``(id, terminal job or per-id error)`` as each id finishes."""
-        outcomes = self._outcomes_of(ids, timeout, interval, max_interval, strategy, on_progress)
+        """Yield ``(id, terminal job or per-id error)`` as each id finishes.
+
+        ``wanted`` carries the call's settings; the holder registered is made from it
+        when the generator starts (its deadline counts from then).
+        """
+        outcomes = self._outcomes_of(ids, timeout, wanted, on_progress)
         if self._telemetry is None or not ids:
             return outcomes  # no extra generator on the way of every result
         return self._traced_outcomes(outcomes, name, len(ids))
@@ -629,9 +756,7 @@ class Engine:
         self,
         ids: list[str],
         timeout: float | None,
-        interval: float,
-        max_interval: float,
-        strategy: Strategy,
+        wanted: Holder,
         on_progress: ProgressCallback | None,
     ) -> AsyncGenerator[tuple[str, Any], None]:
         if not ids:
@@ -643,18 +768,21 @@ class Engine:
         wake: list[asyncio.Future[None] | None] = [None]
         progress = _Progress(on_progress)
 
-        def on_finished(watch: Watch) -> None:
-            finished.append(watch)
-            progress.changed(watch)
+        def on_finished(watch: Watch | None) -> None:
+            if watch is not None:  # None: the call must end (holder.error)
+                finished.append(watch)
+                progress.changed(watch)
             waiter = wake[0]
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
         holder = self._holder(
-            strategy,
-            interval,
-            max_interval,
+            wanted.strategy,
+            wanted.interval,
+            wanted.max_interval,
             deadline,
+            wanted.source,
+            wanted.owner,
             finished=on_finished,
             changed=progress.changed if on_progress is not None else None,
         )
@@ -669,6 +797,8 @@ class Engine:
             progress.report()
             for remaining in range(len(watches) - 1, -1, -1):
                 while not finished:
+                    if holder.error is not None:
+                        raise holder.error
                     if deadline is not None and self._clock() >= deadline:
                         raise _Deadline()
                     waiter = wake[0] = asyncio.get_running_loop().create_future()
@@ -707,11 +837,6 @@ class Engine:
         finally:
             progress.close()
             await self._release(holder, watches)
-
-
-def _later(a: float | None, b: float | None) -> float | None:
-    """The later of two deadlines in seconds (``None``: none)."""
-    return None if a is None or b is None else max(a, b)
 
 
 def _outcome(watch: Watch) -> Any:
@@ -793,10 +918,10 @@ def check_wait_args(
     max_interval: float,
     strategy: str,
     kind: JobKind[Any] = GENERATIONS,
-) -> None:
-    """Refuse unusable wait arguments, naming the problem."""
-    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+) -> float | None:
+    """Refuse unusable wait arguments, naming the problem; returns the timeout (``inf``
+    read as ``None``, no deadline)."""
+    timeout = check_timeout(timeout)
     if isinstance(interval, bool) or not 0 < interval < math.inf:
         raise ValueError(f"interval must be a positive number of seconds, got {interval!r}")
     if isinstance(max_interval, bool) or not interval <= max_interval < math.inf:
@@ -810,3 +935,4 @@ def check_wait_args(
             f"strategy='sweep' needs a list to sweep, and the API lists no {kind.plural}: "
             "use 'auto' or 'poll'"
         )
+    return timeout

@@ -391,11 +391,17 @@ async def test_timed_out_waits_leave_nothing_on_an_id_others_still_await(
                     await pp.generations.wait_many([generation_id], timeout=0.5)
 
         await time_out(100)  # warm up: caches, the first allocations
+        # Each joiner gets a look of its own (at half its deadline): the fake's request
+        # log and the clock's record of sleeps grow with them; the SDK must not.
+        server.requests.clear()
+        clock.sleeps.clear()
         gc.collect()
         tracemalloc.start()
         try:
             before = tracemalloc.get_traced_memory()[0]
             await time_out(1000)
+            server.requests.clear()
+            clock.sleeps.clear()
             gc.collect()
             grown = tracemalloc.get_traced_memory()[0] - before
         finally:
