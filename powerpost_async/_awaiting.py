@@ -23,6 +23,7 @@ from ._waiting import Engine, ProgressCallback, Strategy, generation_id_of
 
 if TYPE_CHECKING:
     from ._client import PowerPost
+    from ._requester import Requester
     from ._transport import Response
     from .webhooks import WebhookEvent
 
@@ -38,9 +39,10 @@ class JobResource(Generic[J]):
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
+        self._requester: Requester = client._requester
         # How this client's waits read their ids: with its own settings (timeout,
         # headers), whoever else awaits the same ids.
-        self._source = JobSource(client, self._kind)
+        self._source = JobSource(client._requester, self._kind)
 
     @property
     def _engine(self) -> Engine:
@@ -62,7 +64,7 @@ class JobResource(Generic[J]):
     ) -> J:
         kind = self._kind
         job_id = generation_id_of(job_id, kind)
-        return await self._client._get(
+        return await self._requester.get(
             f"{kind.path}/{path_segment(job_id, kind.id_field)}",
             kind.model,
             timeout=timeout,
@@ -190,23 +192,23 @@ class JobSource:
     """What the waiting engine may do with the API for one kind, through one client:
     GET one job by id, and (for the kinds that sweep) read a page of their list."""
 
-    __slots__ = ("_client", "_kind")
+    __slots__ = ("_kind", "_requester")
 
-    def __init__(self, client: PowerPost, kind: JobKind[Any]) -> None:
-        self._client = client
+    def __init__(self, requester: Requester, kind: JobKind[Any]) -> None:
+        self._requester = requester
         self._kind = kind
 
     async def fetch(self, job_id: str, *, deadline: float | None, patient: bool = True) -> Any:
         kind = self._kind
         path = f"{kind.path}/{path_segment(job_id, kind.id_field)}"
-        return await self._client._get(path, kind.model, deadline=deadline, patient=patient)
+        return await self._requester.get(path, kind.model, deadline=deadline, patient=patient)
 
     async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:
         kind = self._kind
         if not kind.sweeps:
             raise NotImplementedError(f"the API lists no {kind.plural}: they are not swept")
         query = query_string({"status": status, "limit": MAX_PAGE_SIZE, "cursor": cursor})
-        return await self._client._get_json(kind.path + query, deadline=None, patient=True)
+        return await self._requester.get_json(kind.path + query, deadline=None, patient=True)
 
 
 def check_extra_body(body: dict[str, Any], extra_body: Mapping[str, Any] | None) -> dict[str, Any]:

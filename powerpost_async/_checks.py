@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["check_timeout"]
+__all__ = ["check_retries", "check_timeout"]
 
 
 def check_timeout(value: Any, name: str = "timeout") -> float | None:
@@ -25,3 +25,14 @@ def check_timeout(value: Any, name: str = "timeout") -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
     return None if value == math.inf else float(value)
+
+
+def check_retries(value: Any) -> int:
+    """A number of retries: an integer >= 0.
+
+    Raises:
+        ValueError: Anything else (a bool, a float, a negative number...).
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"max_retries must be an integer >= 0, got {value!r}")
+    return value

@@ -1,13 +1,15 @@
-"""The client: configuration, the request path and its retry loop."""
+"""The client: its configuration, its resources, its copies and its lifecycle.
+
+Every request goes through its `Requester` (``_requester.py``, the one request path);
+every wait through the waiting engine of its kind and workspace (``_waiting.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import enum
 import ipaddress
 import logging
-import math
 import os
 import time
 import weakref
@@ -15,31 +17,22 @@ from collections.abc import Collection, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-import attrs
-import tenacity as _t
 from yarl import URL
 
 from ._awaiting import JobSource
 from ._breaker import CircuitBreaker
-from ._checks import check_timeout
-from ._converter import dumps, structure
+from ._checks import check_retries, check_timeout
+from ._converter import dumps
 from ._creative import Images, Videos
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
 from ._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    MalformedResponseError,
     PowerPostError,
-    RateLimitError,
 )
 from ._fleet import Coordinator
 from ._http import (
     QueryValue,
     check_api_path,
     check_header_value,
-    decode_json,
-    error_from_response,
     merge_headers,
     user_agent,
     with_query,
@@ -47,14 +40,14 @@ from ._http import (
 from ._jobs import GENERATIONS, KINDS, JobKind
 from ._media import MediaResource
 from ._planning import Analytics, Calendar
-from ._policy import RETRY_BACKOFF, may_resend
 from ._posts import Posts
 from ._ratelimit import MAX_PAUSE, RateLimitGate
+from ._requester import FROM_TIMEOUT, Requester
 from ._resources import Account, Generations
 from ._response import CAPTURE, APIResponse, Capture, RateLimit, build, rate_limit_of
-from ._telemetry import Telemetry, telemetry
+from ._telemetry import telemetry
 from ._timing import Clock, Sleep
-from ._transport import Request, Response, StreamBody, Transport
+from ._transport import Transport
 from ._waiting import Engine
 
 if TYPE_CHECKING:
@@ -68,19 +61,6 @@ T = TypeVar("T")
 logger = logging.getLogger("powerpost_async")
 
 DEFAULT_BASE_URL: Final = "https://powerpost.ai"
-# An attempt left with less than this before its deadline still gets this long.
-_MIN_ATTEMPT: Final = 0.001
-# The most time a pause leaves before a call's deadline for the attempt after it.
-_ATTEMPT_ROOM: Final = 1.0
-
-
-class _FromTimeout(enum.Enum):
-    FROM_TIMEOUT = enum.auto()
-
-
-#: Internal: the call's deadline is its timeout from now (what every public call does).
-FROM_TIMEOUT: Final = _FromTimeout.FROM_TIMEOUT
-
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 # Methods whose request may be sent again even if the first one may have been received.
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
@@ -97,9 +77,9 @@ class _Shared:
         # first needs it and dropped once it holds nothing (a copy per request in a
         # multi-tenant service must not leave engines behind).
         self.engines: dict[tuple[str, str | None], Engine] = {}
-        # The client each workspace's engines read through for their own work (the
-        # sweeper, webhooks): the original's settings in that workspace.
-        self.owners: dict[str | None, PowerPost] = {}
+        # What each workspace's engines read through for their own work (the sweeper,
+        # webhooks): the original's settings in that workspace.
+        self.owners: dict[str | None, Requester] = {}
         self.copies: weakref.WeakSet[PowerPost] = weakref.WeakSet()
         self.root = root
         # The closing under way: a cancelled aclose() leaves it running, and the next
@@ -207,21 +187,15 @@ class PowerPost:
             check_header_value("workspace_id", workspace_id)
         if not base_url:
             base_url = os.environ.get("POWERPOST_BASE_URL") or DEFAULT_BASE_URL
-        self._base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self._timeout = check_timeout(timeout)
-        self._max_retries = _check_retries(max_retries)
         if not max_retry_after >= 0:
             raise ValueError(f"max_retry_after must be >= 0, got {max_retry_after!r}")
-        self._max_retry_after = float(max_retry_after)
-        self._workspace_id = workspace_id
-        self._clock: Clock = clock or time.monotonic
-        self._sleep: Sleep = sleep or asyncio.sleep
+        clock = clock or time.monotonic
+        sleep = sleep or asyncio.sleep
 
         if transport is None:
             from ._aiohttp import AiohttpTransport
 
             transport = AiohttpTransport()
-        self._transport: Transport = transport
 
         base_headers = {
             "x-api-key": api_key,
@@ -230,18 +204,27 @@ class PowerPost:
         }
         if default_headers:
             base_headers = merge_headers(base_headers, default_headers, what="default_headers")
-        self._set_headers(base_headers, workspace_id)
-        # The gates every request passes: a 429's pause and paced release, the breaker.
-        self._rate = RateLimitGate(
-            self._clock, self._sleep, ceiling=max(MAX_PAUSE, self._max_retry_after)
+        base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        retry_after = float(max_retry_after)
+        self._requester = Requester(
+            base_url=base_url,
+            headers=base_headers,
+            workspace_id=workspace_id,
+            timeout=check_timeout(timeout),
+            max_retries=check_retries(max_retries),
+            max_retry_after=retry_after,
+            clock=clock,
+            sleep=sleep,
+            transport=transport,
+            # The gates every request passes: a 429's pause and paced release, the breaker.
+            rate=RateLimitGate(clock, sleep, ceiling=max(MAX_PAUSE, retry_after)),
+            breaker=CircuitBreaker(clock, sleep) if circuit_breaker else None,
+            # OpenTelemetry spans and metrics, if it is installed (else None: nothing to do).
+            telemetry=telemetry(clock, URL(base_url).host or ""),
+            coordinator=coordinator,
         )
-        self._breaker = CircuitBreaker(self._clock, self._sleep) if circuit_breaker else None
-        self._closed = False
-
         self._coordinator = coordinator
         self._joining: asyncio.Task[None] | None = None
-        # OpenTelemetry spans and metrics, if it is installed (else None: nothing to do).
-        self._telemetry: Telemetry | None = telemetry(self._clock, URL(self._base_url).host or "")
         self._root = True  # False for the copies with_options makes
         self._shared = _Shared(self)
         self._attach_resources()
@@ -262,27 +245,27 @@ class PowerPost:
     @property
     def base_url(self) -> str:
         """The API's base URL, e.g. ``https://powerpost.ai``."""
-        return self._base_url
+        return self._requester.base_url
 
     @property
     def workspace_id(self) -> str | None:
         """The workspace ``generations`` calls work in."""
-        return self._workspace_id
+        return self._requester.workspace_id
 
     @property
     def timeout(self) -> float | None:
         """Default seconds a call may take, retries and pauses included."""
-        return self._timeout
+        return self._requester.timeout
 
     @property
     def max_retries(self) -> int:
         """Default retries after a retryable failure."""
-        return self._max_retries
+        return self._requester.max_retries
 
     @property
     def transport(self) -> Transport:
         """The transport requests go through."""
-        return self._transport
+        return self._requester.transport
 
     @property
     def coordinator(self) -> Coordinator | None:
@@ -292,13 +275,13 @@ class PowerPost:
     @property
     def is_closed(self) -> bool:
         """``True`` once `aclose()` ran (on this copy, or on the client it was made from)."""
-        return self._closed
+        return self._requester.closed
 
     @property
     def rate_limit(self) -> RateLimit | None:
         """The rate-limit figures of the latest response that carried them (``None``:
         none yet). Shared with the client's copies: the limit is the key's."""
-        headers = self._rate.last_quota_headers
+        headers = self._requester.rate.last_quota_headers
         return None if headers is None else rate_limit_of(headers)
 
     def with_options(
@@ -331,25 +314,27 @@ class PowerPost:
         Raises:
             ValueError: A setting is not acceptable (nothing is changed).
         """
-        if self._closed:
+        requester = self._requester
+        if requester.closed:
             raise PowerPostError("this PowerPost client is closed; create a new one")
-        headers = dict(self._headers_plain)
+        headers = dict(requester.headers_plain)
         if default_headers:
             headers = merge_headers(headers, default_headers, what="default_headers")
-        workspace = self._workspace_id
+        workspace = requester.workspace_id
         if not isinstance(workspace_id, UseClientDefault):
             workspace = check_header_value("workspace_id", workspace_id)
-        attempt = self._timeout if timeout is USE_CLIENT_DEFAULT else check_timeout(timeout)
+        attempt = requester.timeout if timeout is USE_CLIENT_DEFAULT else check_timeout(timeout)
         retries = (
-            self._max_retries if max_retries is USE_CLIENT_DEFAULT else _check_retries(max_retries)
+            requester.max_retries
+            if max_retries is USE_CLIENT_DEFAULT
+            else check_retries(max_retries)
         )
         clone = copy.copy(self)
         clone._root = False
         clone._joining = None
-        clone._timeout = attempt
-        clone._max_retries = retries
-        clone._workspace_id = workspace
-        clone._set_headers(headers, workspace)
+        clone._requester = requester.derive(
+            workspace_id=workspace, timeout=attempt, max_retries=retries, headers=headers
+        )
         clone._attach_resources()
         self._shared.copies.add(clone)
         return clone
@@ -433,38 +418,43 @@ class PowerPost:
         if query:
             target = with_query(target, query, "query")
         content = None if json is None else dumps(json)
+        requester = self._requester
         capture = Capture()
         token = CAPTURE.set(capture)
-        started = self._clock()
+        started = requester.clock()
         try:
-            attempt, deadline, retries = self._plan(timeout, max_retries, FROM_TIMEOUT)
-            request = self._request(
+            attempt, deadline, retries = requester.plan(timeout, max_retries, FROM_TIMEOUT)
+            request = requester.build(
                 method, target, content, attempt, workspace=workspace, extra_headers=headers
             )
             idempotent = method in _SAFE_METHODS
-            if self._telemetry is not None:
-                _, data = await self._traced(request, idempotent, deadline, retries, False, True)
+            if requester.telemetry is not None:
+                call = requester.traced
             else:
-                _, data = await self._exchange(request, idempotent, deadline, retries, False, True)
+                call = requester.exchange
+            _, data = await call(request, idempotent, deadline, retries, False, True)
         finally:
             CAPTURE.reset(token)
-        return build(data, capture, self._clock() - started)
+        return build(data, capture, requester.clock() - started)
 
     def __repr__(self) -> str:
         # The key is deliberately absent.
-        return f"<PowerPost base_url={self._base_url!r} workspace_id={self._workspace_id!r}>"
+        requester = self._requester
+        return (
+            f"<PowerPost base_url={requester.base_url!r} workspace_id={requester.workspace_id!r}>"
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def __aenter__(self) -> PowerPost:
-        if self._closed:
+        if self._requester.closed:
             raise PowerPostError("this PowerPost client is closed; create a new one")
         await self._join_fleet()
         return self
 
     async def _join_fleet(self) -> None:
         """Join the coordinator's fleet, once (at ``async with``, or the first wait)."""
-        if self._coordinator is None or self._closed:
+        if self._coordinator is None or self._requester.closed:
             return
         if self._joining is None:
             self._joining = asyncio.ensure_future(self._coordinator.join(_Member(self)))
@@ -487,16 +477,17 @@ class PowerPost:
         with ``PowerPostError``. A cancelled ``aclose()`` still completes in the
         background, and calling it again waits for that.
         """
+        requester = self._requester
         if not self._root:
-            if not self._closed:
-                self._closed = True
+            if not requester.closed:
+                requester.closed = True
                 error = PowerPostError(
                     "this PowerPost client was closed while this wait was running"
                 )
                 for engine in list(self._shared.engines.values()):
                     engine.stop_owner(self, error)
             return
-        self._closed = True
+        requester.closed = True
         shared = self._shared
         if shared.closing is None:
             shared.closing = asyncio.ensure_future(self._close())
@@ -504,8 +495,11 @@ class PowerPost:
         await asyncio.shield(shared.closing)
 
     async def _close(self) -> None:
-        for clone in list(self._shared.copies):
-            clone._closed = True
+        shared = self._shared
+        for clone in list(shared.copies):
+            clone._requester.closed = True
+        for owner in shared.owners.values():
+            owner.closed = True
         try:
             if self._joining is not None and self._coordinator is not None:
                 await asyncio.wait({self._joining})
@@ -515,31 +509,33 @@ class PowerPost:
                 for engine in list(self._shared.engines.values()):
                     await engine.aclose()
             finally:
-                await self._transport.aclose()
+                await self._requester.transport.aclose()
 
     def _engine_for(self, kind: JobKind[Any]) -> Engine:
         """The waiting engine of ``kind`` in this client's workspace: one per kind and
         workspace, shared by the client and its copies, made on first use."""
         shared = self._shared
-        key = (kind.key, self._workspace_id)
+        requester = self._requester
+        workspace = requester.workspace_id
+        key = (kind.key, workspace)
         engine = shared.engines.get(key)
         if engine is None:
-            if self._closed:
+            if requester.closed:
                 raise PowerPostError("this PowerPost client is closed; create a new one")
-            owner = self._engine_owner()
             root = shared.root
             # Fleet mode covers the original client's own workspace (its scope).
-            fleet = self._workspace_id == root._workspace_id
+            fleet = root._coordinator is not None and workspace == root.workspace_id
             engine = shared.engines[key] = Engine(
-                JobSource(owner, kind),
-                clock=self._clock,
-                sleep=self._sleep,
-                workspace_id=self._workspace_id,
+                JobSource(self._engine_owner(), kind),
+                clock=requester.clock,
+                sleep=requester.sleep,
+                workspace_id=workspace,
                 coordinator=root._coordinator if fleet else None,
                 join=root._join_fleet if fleet else None,
-                telemetry=self._telemetry,
+                telemetry=requester.telemetry,
                 kind=kind,
-                idle=self._drop_engine if not (fleet and root._coordinator) else None,
+                # The fleet's engines stay: the coordinator hands them ids to lead.
+                idle=None if fleet else self._drop_engine,
             )
             if fleet and shared.fleet_connected:
                 engine.connection_changed(True)
@@ -554,433 +550,26 @@ class PowerPost:
             if not any(space == engine.workspace_id for _, space in shared.engines):
                 shared.owners.pop(engine.workspace_id, None)
 
-    def _engine_owner(self) -> PowerPost:
-        """The client a workspace's engines read through for their own work: the
-        original client's settings in that workspace (never those of the copy that
-        happened to wait first), held by no user, so none closes it."""
+    def _engine_owner(self) -> Requester:
+        """What a workspace's engines read through for their own work (the sweeper,
+        webhooks): the original client's settings in that workspace, never those of
+        the copy that happened to wait first; closed with the original."""
         shared = self._shared
-        workspace = self._workspace_id
+        workspace = self._requester.workspace_id
         owner = shared.owners.get(workspace)
         if owner is None:
-            root = shared.root
-            if root._workspace_id == workspace:
+            root = shared.root._requester
+            if root.workspace_id == workspace:
                 owner = root
             else:
-                owner = copy.copy(root)
-                owner._root = False
-                owner._joining = None
-                owner._workspace_id = workspace
-                owner._set_headers(root._headers_plain, workspace)
-                shared.copies.add(owner)
+                owner = root.derive(
+                    workspace_id=workspace,
+                    timeout=root.timeout,
+                    max_retries=root.max_retries,
+                    headers=root.headers_plain,
+                )
             shared.owners[workspace] = owner
         return owner
-
-    # -- the request path -----------------------------------------------------------------
-
-    def _set_headers(self, base: Mapping[str, str], workspace_id: str | None) -> None:
-        self._headers_plain: Mapping[str, str] = base
-        self._headers_workspace: Mapping[str, str] | None = (
-            {**base, "X-Workspace-Id": workspace_id} if workspace_id else None
-        )
-        self._json_headers: dict[bool, Mapping[str, str]] = {}
-
-    def _headers(self, *, workspace: bool, json_body: bool = False) -> Mapping[str, str]:
-        if not workspace:
-            headers = self._headers_plain
-        elif self._headers_workspace is not None:
-            headers = self._headers_workspace
-        else:
-            raise PowerPostError(
-                "no workspace: pass workspace_id=... or set the POWERPOST_WORKSPACE_ID "
-                "environment variable (every generations call needs one)"
-            )
-        if not json_body:
-            return headers
-        cached = self._json_headers.get(workspace)
-        if cached is None:
-            cached = self._json_headers[workspace] = {
-                **headers,
-                "Content-Type": "application/json",
-            }
-        return cached
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        content: bytes | StreamBody | None,
-        timeout: float | None,
-        *,
-        workspace: bool = True,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, QueryValue | None] | None = None,
-        content_type: str | None = None,
-    ) -> Request:
-        headers = self._headers(
-            workspace=workspace, json_body=content is not None and content_type is None
-        )
-        if content_type is not None:  # a body that is not JSON (an upload's multipart)
-            headers = {**headers, "Content-Type": content_type}
-        if extra_headers:
-            headers = merge_headers(headers, extra_headers)
-        if extra_query:
-            path = with_query(path, extra_query)
-        return Request(method, self._base_url + path, headers, content, timeout)
-
-    def _plan(
-        self,
-        timeout: float | UseClientDefault | None,
-        max_retries: int | UseClientDefault,
-        deadline: float | _FromTimeout | None,
-    ) -> tuple[float | None, float | None, int]:
-        """(each attempt's timeout, the call's deadline, retries) of one call."""
-        attempt = self._timeout if timeout is USE_CLIENT_DEFAULT else check_timeout(timeout)
-        retries = (
-            self._max_retries if max_retries is USE_CLIENT_DEFAULT else _check_retries(max_retries)
-        )
-        if deadline is FROM_TIMEOUT:
-            # A call's timeout is its deadline: attempts, retries and pauses included.
-            return attempt, None if attempt is None else self._clock() + attempt, retries
-        if deadline is not None:
-            # A deadline of the caller's (a wait's, a webhook's): no attempt outlasts it.
-            left = max(deadline - self._clock(), _MIN_ATTEMPT)
-            if attempt is None or left < attempt:
-                attempt = left
-        return attempt, deadline, retries
-
-    # The three callers below repeat their few lines of send-then-recover on purpose:
-    # a shared coroutine would put one more frame on every request's hot path.
-
-    async def _get(
-        self,
-        path: str,
-        cls: type[T],
-        *,
-        workspace: bool = True,
-        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
-        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-        deadline: float | _FromTimeout | None = FROM_TIMEOUT,
-        patient: bool = False,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, QueryValue | None] | None = None,
-    ) -> T:
-        attempt, deadline, retries = self._plan(timeout, max_retries, deadline)
-        request = self._request(
-            "GET",
-            path,
-            None,
-            attempt,
-            workspace=workspace,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-        )
-        if self._telemetry is not None:
-            response, data = await self._traced(request, True, deadline, retries, patient)
-            return structure(data, cls, body=response.content)
-        try:  # the happy path: one call, no retry machinery
-            response, data = await self._send_once(request, deadline, retries > 0, patient)
-        except APIError as error:
-            response, data = await self._recover(request, error, True, deadline, retries, patient)
-        return structure(data, cls, body=response.content)
-
-    async def _get_json(
-        self,
-        path: str,
-        *,
-        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
-        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-        deadline: float | _FromTimeout | None = FROM_TIMEOUT,
-        patient: bool = False,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, QueryValue | None] | None = None,
-    ) -> tuple[Response, Any]:
-        """Like ``_get``, but the decoded body is returned unstructured (see ``iterate``)."""
-        attempt, deadline, retries = self._plan(timeout, max_retries, deadline)
-        request = self._request(
-            "GET", path, None, attempt, extra_headers=extra_headers, extra_query=extra_query
-        )
-        if self._telemetry is not None:
-            return await self._traced(request, True, deadline, retries, patient)
-        try:
-            return await self._send_once(request, deadline, retries > 0, patient)
-        except APIError as error:
-            return await self._recover(request, error, True, deadline, retries, patient)
-
-    async def _post(
-        self,
-        path: str,
-        content: bytes | StreamBody,
-        cls: type[T],
-        *,
-        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
-        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, QueryValue | None] | None = None,
-        content_type: str | None = None,
-    ) -> T:
-        attempt, deadline, retries = self._plan(timeout, max_retries, FROM_TIMEOUT)
-        request = self._request(
-            "POST",
-            path,
-            content,
-            attempt,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            content_type=content_type,
-        )
-        if self._telemetry is not None:
-            response, data = await self._traced(request, False, deadline, retries, False)
-            return structure(data, cls, body=response.content)
-        try:
-            response, data = await self._send_once(request, deadline, retries > 0, False)
-        except APIError as error:
-            response, data = await self._recover(request, error, False, deadline, retries, False)
-        return structure(data, cls, body=response.content)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        cls: type[T] | None,
-        *,
-        body: Any = None,
-        idempotent: bool,
-        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
-        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, QueryValue | None] | None = None,
-    ) -> Any:
-        """One JSON call of a resource, structured into ``cls`` (``None``: the decoded
-        body as is). ``idempotent=False`` calls are resent only if surely never sent."""
-        attempt, deadline, retries = self._plan(timeout, max_retries, FROM_TIMEOUT)
-        content = None if body is None else dumps(body)
-        request = self._request(
-            method, path, content, attempt, extra_headers=extra_headers, extra_query=extra_query
-        )
-        if self._telemetry is not None:
-            response, data = await self._traced(request, idempotent, deadline, retries, False)
-        else:
-            response, data = await self._exchange(request, idempotent, deadline, retries, False)
-        return data if cls is None else structure(data, cls, body=response.content)
-
-    async def _exchange(
-        self,
-        request: Request,
-        idempotent: bool,
-        deadline: float | None,
-        retries: int,
-        patient: bool,
-        raw: bool = False,
-    ) -> tuple[Response, Any]:
-        """One call: the first attempt, then the retries it may have."""
-        try:
-            return await self._send_once(request, deadline, retries > 0, patient, raw)
-        except APIError as error:
-            return await self._recover(request, error, idempotent, deadline, retries, patient, raw)
-
-    async def _traced(
-        self,
-        request: Request,
-        idempotent: bool,
-        deadline: float | None,
-        retries: int,
-        patient: bool,
-        raw: bool = False,
-    ) -> tuple[Response, Any]:
-        """`_exchange` in an OpenTelemetry span, its requests and retries counted."""
-        assert self._telemetry is not None
-        outer = CAPTURE.get()  # a with_response call around this one keeps its capture
-        capture = outer if outer is not None else Capture()
-        before = capture.attempts
-        token = CAPTURE.set(capture) if outer is None else None
-        try:
-            return await self._telemetry.call(
-                request.method,
-                _path(request.url),
-                lambda: self._exchange(request, idempotent, deadline, retries, patient, raw),
-                lambda: (capture.attempts - before, capture.response),
-            )
-        finally:
-            if token is not None:
-                CAPTURE.reset(token)
-
-    def _hold_limit(self, request: Request, deadline: float | None, patient: bool) -> float:
-        """The latest instant a call may be held back until (by a pause or the breaker).
-
-        Early enough before its deadline to leave the attempt that follows some time (a
-        quarter of its timeout, at most a second): a pause that would use up the whole
-        deadline only delays a failure. For a call that is not a wait, also never longer
-        than ``max_retry_after`` from now.
-        """
-        limit = math.inf
-        if deadline is not None:
-            room = min(_ATTEMPT_ROOM, request.timeout / 4) if request.timeout else 0.0
-            limit = deadline - room
-        if not patient:
-            limit = min(limit, self._clock() + self._max_retry_after)
-        return limit
-
-    async def _admit(
-        self, request: Request, deadline: float | None, may_wait: bool, patient: bool
-    ) -> tuple[Request, bool]:
-        """Pass the gates (the 429 pause and pacing, the breaker) within the call's limit.
-
-        Returns the request (its timeout shortened by the time spent waiting, so the
-        deadline holds) and whether it is the breaker's probe.
-        """
-        limit = self._hold_limit(request, deadline, patient)
-        if self._rate.engaged:
-            await self._rate.admit(limit)
-        breaker = self._breaker
-        probe = False
-        if breaker is not None and breaker.open_until:
-            probe = await breaker.admit(limit, may_wait=may_wait or patient)
-        return _shortened(request, deadline, self._clock), probe
-
-    async def _send_once(
-        self,
-        request: Request,
-        deadline: float | None,
-        may_wait: bool,
-        patient: bool,
-        raw: bool = False,
-    ) -> tuple[Response, Any]:
-        if self._closed:
-            raise PowerPostError("this PowerPost client is closed; create a new one")
-        capture = CAPTURE.get()
-        if capture is not None:
-            capture.attempts += 1
-        rate = self._rate
-        breaker = self._breaker
-        probe = False
-        if rate.paced or rate.pause_until or (breaker is not None and breaker.open_until):
-            request, probe = await self._admit(request, deadline, may_wait, patient)
-        debug = logger.isEnabledFor(logging.DEBUG)
-        started = self._clock() if debug else 0.0
-        try:
-            response = await self._transport.send(request)
-        except APIConnectionError as exc:
-            if breaker is not None:
-                breaker.failure()
-            if debug:
-                logger.debug(
-                    "%s %s -> %s after %.1f ms",
-                    request.method,
-                    _path(request.url),
-                    type(exc).__name__,
-                    (self._clock() - started) * 1000,
-                )
-            raise
-        except BaseException:
-            if probe:  # cancelled (or a bug): no verdict, let another request probe
-                breaker.abandon()  # type: ignore[union-attr]
-            raise
-        if debug:
-            logger.debug(
-                "%s %s -> %d in %.1f ms",
-                request.method,
-                _path(request.url),
-                response.status_code,
-                (self._clock() - started) * 1000,
-            )
-        if capture is not None:
-            capture.response = response
-        if "x-ratelimit-remaining" in response.headers:
-            rate.last_quota_headers = response.headers  # for pp.rate_limit, read lazily
-        if rate.paced:
-            rate.observe(response.headers)
-        if 200 <= response.status_code < 300:
-            try:
-                data = None if raw and not response.content else decode_json(response)
-            except MalformedResponseError:
-                if breaker is not None:
-                    breaker.failure()
-                raise
-            if breaker is not None:
-                breaker.success()
-            return response, data
-        if breaker is not None:
-            # 4xx (429 included) shows the API is up; 5xx shows it is not.
-            if response.status_code >= 500:
-                breaker.failure()
-            else:
-                breaker.success()
-        error = error_from_response(response, now=time.time())
-        if isinstance(error, RateLimitError):
-            # Slow the whole client, then release what it held paced.
-            pause = rate.rate_limited(error.retry_after, response.headers)
-            if pause and self._coordinator is not None:
-                self._coordinator.pause(pause)  # the rate limit is the fleet's, not ours
-        raise error
-
-    async def _recover(
-        self,
-        request: Request,
-        first_error: APIError,
-        idempotent: bool,
-        deadline: float | None,
-        retries: int,
-        patient: bool,
-        raw: bool = False,
-    ) -> tuple[Response, Any]:
-        """After a failed first attempt: retry while it is safe, allowed and in time."""
-        if (
-            retries == 0
-            or not may_resend(first_error, idempotent=idempotent)
-            or not _can_resend(request)
-        ):
-            raise first_error
-        pending: list[APIError] = [first_error]
-        planned = [0.0]
-
-        def retry(state: _t.RetryCallState) -> bool:
-            error = state.outcome.exception() if state.outcome is not None else None
-            if (
-                error is None
-                or not may_resend(error, idempotent=idempotent)
-                or not _can_resend(request)
-            ):
-                return False
-            # The pause: the backoff, or longer while a gate holds requests back anyway.
-            pause = RETRY_BACKOFF.delay(state.attempt_number - 1)
-            pause = max(pause, self._rate.remaining_pause())
-            if self._breaker is not None:
-                pause = max(pause, self._breaker.remaining_cooldown())
-            if self._clock() + pause > self._hold_limit(request, deadline, patient):
-                return False  # it would outlast the call's deadline: give up now
-            planned[0] = pause
-            return True
-
-        def before_sleep(state: _t.RetryCallState) -> None:
-            if logger.isEnabledFor(logging.INFO) and state.outcome is not None:
-                logger.info(
-                    "retrying %s %s in %.2f s after %s (retry %d of %d)",
-                    request.method,
-                    _path(request.url),
-                    planned[0],
-                    _short(state.outcome.exception()),
-                    state.attempt_number,
-                    retries,
-                )
-
-        retrying = _t.AsyncRetrying(
-            stop=_t.stop_after_attempt(retries + 1),
-            wait=lambda state: planned[0],
-            retry=retry,
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                if pending:  # the failure that got us here counts as the first attempt
-                    raise pending.pop()
-                return await self._send_once(
-                    _shortened(request, deadline, self._clock), deadline, True, patient, raw
-                )
-        raise AssertionError(
-            "unreachable: tenacity either returns or re-raises"
-        )  # pragma: no cover
 
 
 class _Member:
@@ -1041,38 +630,12 @@ class _Member:
 
     def paused(self, seconds: float) -> None:
         # Another process got the 429: pause here too, without announcing it again.
-        self._client._rate.rate_limited(seconds, {})
+        self._client._requester.rate.rate_limited(seconds, {})
 
     def connection_changed(self, connected: bool) -> None:
         self._client._shared.fleet_connected = connected
         for engine in self._engines().values():
             engine.connection_changed(connected)
-
-
-def _shortened(request: Request, deadline: float | None, clock: Clock) -> Request:
-    """``request`` with its timeout cut to what is left before ``deadline``."""
-    if deadline is None:
-        return request
-    left = max(deadline - clock(), _MIN_ATTEMPT)
-    if request.timeout is None or left < request.timeout:
-        return attrs.evolve(request, timeout=left)
-    return request
-
-
-def _can_resend(request: Request) -> bool:
-    """Whether the request's body can go again: a one-shot stream, once read, cannot."""
-    content = request.content
-    return not isinstance(content, StreamBody) or content.can_resend
-
-
-def _short(exc: BaseException | None) -> str:
-    if isinstance(exc, APIStatusError):
-        return f"{exc.status_code} {exc.code or ''}".strip()
-    return type(exc).__name__
-
-
-def _path(url: str) -> str:
-    return URL(url, encoded=True).raw_path_qs
 
 
 def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
@@ -1099,9 +662,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _check_retries(max_retries: Any) -> int:
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-    return max_retries

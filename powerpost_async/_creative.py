@@ -291,7 +291,7 @@ class Images(JobResource[ImageGeneration]):
             generation_id=generation_id,
             source_post_type=source_post_type,
         )
-        return await self._client._call(  # type: ignore[no-any-return]
+        return await self._requester.call(  # type: ignore[no-any-return]
             "POST",
             IMAGES_GENERATE_PATH,
             CreatedImageGeneration,
@@ -479,7 +479,7 @@ class Videos(JobResource[VideoGeneration]):
             enhance_prompt=enhance_prompt,
             source_image=source_image,
         )
-        return await self._client._call(  # type: ignore[no-any-return]
+        return await self._requester.call(  # type: ignore[no-any-return]
             "POST",
             VIDEOS_GENERATE_PATH,
             CreatedVideoGeneration,
@@ -598,7 +598,7 @@ class ImagesWithResponse:
     [`APIResponse`][powerpost_async.APIResponse] around what the plain call returns."""
 
     def __init__(self, images: Images) -> None:
-        clock = images._client._clock
+        clock = images._requester.clock
         self.generate = with_response(images.generate, clock)
         self.get = with_response(images.get, clock)
 
@@ -608,6 +608,6 @@ class VideosWithResponse:
     [`APIResponse`][powerpost_async.APIResponse] around what the plain call returns."""
 
     def __init__(self, videos: Videos) -> None:
-        clock = videos._client._clock
+        clock = videos._requester.clock
         self.generate = with_response(videos.generate, clock)
         self.get = with_response(videos.get, clock)

@@ -44,6 +44,7 @@ from ._transport import StreamBody
 
 if TYPE_CHECKING:
     from ._client import PowerPost
+    from ._requester import Requester
 
 __all__ = [
     "CHUNK_SIZE",
@@ -95,6 +96,7 @@ class MediaResource:
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
+        self._requester: Requester = client._requester
 
     @property
     def with_response(self) -> MediaWithResponse:
@@ -168,7 +170,7 @@ class MediaResource:
         """
         upload = await _prepare(source, type, file_name, size, on_progress)
         try:
-            return await self._client._post(
+            return await self._requester.post(
                 MEDIA_UPLOAD_PATH,
                 upload.body,
                 Media,
@@ -195,7 +197,7 @@ class MediaWithResponse:
     (same arguments)."""
 
     def __init__(self, media: MediaResource) -> None:
-        self.upload = with_response(media.upload, media._client._clock)
+        self.upload = with_response(media.upload, media._requester.clock)
 
 
 # -- sources: where the file's bytes come from ---------------------------------------------

@@ -29,6 +29,7 @@ from ._response import with_response
 
 if TYPE_CHECKING:
     from ._client import PowerPost
+    from ._requester import Requester
 
 __all__ = [
     "UNSET",
@@ -66,6 +67,7 @@ class Analytics:
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
+        self._requester: Requester = client._requester
 
     @property
     def with_response(self) -> AnalyticsWithResponse:
@@ -96,7 +98,7 @@ class Analytics:
         if isinstance(post_item_id, PostItem):
             post_item_id = post_item_id.item_id
         segment = path_segment(post_item_id, "post_item_id")
-        return await self._client._get(
+        return await self._requester.get(
             f"{POST_ITEMS_PATH}/{segment}/analytics",
             ItemAnalytics,
             timeout=timeout,
@@ -184,6 +186,7 @@ class Calendar:
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
+        self._requester: Requester = client._requester
 
     @property
     def with_response(self) -> CalendarWithResponse:
@@ -218,7 +221,7 @@ class Calendar:
                 f"{MAX_CALENDAR_RANGE_DAYS}"
             )
         query = query_string({"start_date": first, "end_date": last})
-        data = await self._client._call(
+        data = await self._requester.call(
             "GET",
             CALENDAR_ENTRIES_PATH + query,
             None,
@@ -272,7 +275,7 @@ class Calendar:
             body["description"] = _description(description)
         if platforms is not None:
             body["platforms"] = _platforms(platforms)
-        return await self._client._call(  # type: ignore[no-any-return]
+        return await self._requester.call(  # type: ignore[no-any-return]
             "POST",
             CALENDAR_ENTRIES_PATH,
             CalendarEntry,
@@ -296,7 +299,7 @@ class Calendar:
         Raises:
             NotFoundError: No such entry.
         """
-        return await self._client._get(
+        return await self._requester.get(
             f"{CALENDAR_ENTRIES_PATH}/{_entry_id(entry_id)}",
             CalendarEntry,
             timeout=timeout,
@@ -345,7 +348,7 @@ class Calendar:
                 "update needs at least one field: title, scheduled_date, scheduled_time, "
                 "description or platforms"
             )
-        return await self._client._call(  # type: ignore[no-any-return]
+        return await self._requester.call(  # type: ignore[no-any-return]
             "PATCH",
             f"{CALENDAR_ENTRIES_PATH}/{_entry_id(entry_id)}",
             CalendarEntry,
@@ -369,7 +372,7 @@ class Calendar:
         Raises:
             NotFoundError: No such entry.
         """
-        await self._client._call(
+        await self._requester.call(
             "DELETE",
             f"{CALENDAR_ENTRIES_PATH}/{_entry_id(entry_id)}",
             None,
@@ -385,7 +388,7 @@ class AnalyticsWithResponse:
     [`ItemAnalytics`][powerpost_async.ItemAnalytics]."""
 
     def __init__(self, analytics: Analytics) -> None:
-        self.item = with_response(analytics.item, analytics._client._clock)
+        self.item = with_response(analytics.item, analytics._requester.clock)
 
 
 class CalendarWithResponse:
@@ -394,7 +397,7 @@ class CalendarWithResponse:
     call returns."""
 
     def __init__(self, calendar: Calendar) -> None:
-        clock = calendar._client._clock
+        clock = calendar._requester.clock
         self.list = with_response(calendar.list, clock)
         self.create = with_response(calendar.create, clock)
         self.get = with_response(calendar.get, clock)

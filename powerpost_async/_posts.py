@@ -181,7 +181,7 @@ class Posts(JobResource[Post]):
             InsufficientScopeError: The key lacks ``posts:write``.
         """
         body = build_post_body(items, generation_id)
-        return await self._client._call(  # type: ignore[no-any-return]
+        return await self._requester.call(  # type: ignore[no-any-return]
             "POST",
             POSTS_PATH,
             Post,
@@ -225,7 +225,7 @@ class Posts(JobResource[Post]):
         extra_headers: Mapping[str, str] | None,
     ) -> PostAction:
         path = f"{POSTS_PATH}/{path_segment(post_id_of(post_id), 'post_id')}/{action}"
-        return await self._client._call(  # type: ignore[no-any-return]
+        return await self._requester.call(  # type: ignore[no-any-return]
             "POST",
             path,
             PostAction,
@@ -390,7 +390,7 @@ class PostsWithResponse:
     around what the plain call returns."""
 
     def __init__(self, posts: Posts) -> None:
-        clock = posts._client._clock
+        clock = posts._requester.clock
         self.create = with_response(posts.create, clock)
         self.get = with_response(posts.get, clock)
         self.publish = with_response(posts.publish, clock)

@@ -49,6 +49,7 @@ from .webhooks import WebhookEvent
 
 if TYPE_CHECKING:
     from ._client import PowerPost
+    from ._requester import Requester
     from ._transport import Response
 
 __all__ = ["Account", "AccountWithResponse", "Generations", "GenerationsWithResponse"]
@@ -103,7 +104,7 @@ class Generations(JobResource[Generation]):
                 "cursor": check_cursor(cursor),
             }
         )
-        return await self._client._get(
+        return await self._requester.get(
             GENERATIONS_PATH + query,
             Page[GenerationSummary],
             timeout=timeout,
@@ -173,7 +174,7 @@ class Generations(JobResource[Generation]):
     ) -> AsyncGenerator[GenerationSummary, None]:
         def fetch(cursor: str | None) -> Any:
             query = query_string({"status": status, "limit": page_size, "cursor": cursor})
-            return self._client._get_json(
+            return self._requester.get_json(
                 GENERATIONS_PATH + query,
                 timeout=timeout,
                 max_retries=max_retries,
@@ -212,7 +213,7 @@ class Generations(JobResource[Generation]):
             NotFoundError: No such generation in this workspace.
         """
         path = f"{GENERATIONS_PATH}/{path_segment(generation_id)}"
-        return await self._client._get(
+        return await self._requester.get(
             path,
             Generation,
             timeout=timeout,
@@ -277,7 +278,7 @@ class Generations(JobResource[Generation]):
             ):
                 raise TypeError("extra_body must be a mapping of field names to JSON values")
             body = {**body, **extra_body}
-        return await self._client._post(
+        return await self._requester.post(
             GENERATE_PATH,
             dumps(body),
             CreatedGeneration,
@@ -550,6 +551,7 @@ class Account:
 
     def __init__(self, client: PowerPost) -> None:
         self._client = client
+        self._requester: Requester = client._requester
 
     @property
     def with_response(self) -> AccountWithResponse:
@@ -573,7 +575,7 @@ class Account:
             extra_headers: Headers for this call only (never the key).
             extra_query: Query parameters the SDK does not know yet.
         """
-        return await self._client._get(
+        return await self._requester.get(
             CREDITS_PATH,
             Credits,
             workspace=False,
@@ -590,7 +592,7 @@ class GenerationsWithResponse:
     (same arguments)."""
 
     def __init__(self, generations: Generations) -> None:
-        clock = generations._client._clock
+        clock = generations._requester.clock
         self.list = with_response(generations.list, clock)
         self.get = with_response(generations.get, clock)
         self.create = with_response(generations.create, clock)
@@ -601,7 +603,7 @@ class AccountWithResponse:
     [`APIResponse`][powerpost_async.APIResponse]."""
 
     def __init__(self, account: Account) -> None:
-        self.credits = with_response(account.credits, account._client._clock)
+        self.credits = with_response(account.credits, account._requester.clock)
 
 
 # -- input checks (pure; they run before any request) ------------------------------------

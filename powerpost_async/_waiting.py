@@ -122,7 +122,8 @@ class Engine:
 
     Args:
         source: Reads jobs and list pages for the engine's own work (the sweeper, the
-            fleet's lead, webhooks); each waiting call brings its own for its ids.
+            fleet's lead); each waiting call brings its own for its ids, which polls
+            and webhooks of those ids read with.
         clock: Monotonic clock.
         sleep: Async sleep.
         workspace_id: The client's workspace (webhook events of others are ignored).

@@ -49,14 +49,15 @@ class Fault:
     """One failure to inject into one request. Build it with a class method.
 
     Attributes:
-        kind: ``"rate_limit"`` (429), ``"server_error"`` (5xx), ``"drop"`` (the
-            connection closes without an answer), ``"slow"`` (the answer is delayed) or
-            ``"malformed"`` (the answer's body is cut in half: broken JSON).
+        kind: ``"rate_limit"`` (429), ``"server_error"`` (an error status: a 5xx, or
+            the 4xx of `client_error()`), ``"drop"`` (the connection closes without an
+            answer), ``"slow"`` (the answer is delayed) or ``"malformed"`` (the
+            answer's body is cut in half: broken JSON).
         executed: Whether the request is carried out before the fault hits it: a create
             with ``executed=True`` makes a generation (and costs credits) even though
             the client sees an error. Always ``False`` for ``rate_limit``, always
             ``True`` for ``slow`` and ``malformed``.
-        status: The HTTP status of a ``server_error``.
+        status: The HTTP status of a ``server_error``: 5xx, or 4xx other than 429.
         retry_after: Seconds a ``rate_limit`` asks to wait (``error.retryAfter``).
         delay: Seconds a ``slow`` answer waits (on the server's sleep, so virtual time
             with a [`VirtualClock`][powerpost_async.testing.VirtualClock]).
@@ -71,8 +72,10 @@ class Fault:
     def __attrs_post_init__(self) -> None:
         if self.kind not in get_args(FaultKind):
             raise ValueError(f"kind must be one of {', '.join(get_args(FaultKind))}")
-        if self.kind == "server_error" and not 500 <= self.status <= 599:
-            raise ValueError(f"status must be a 5xx status, got {self.status!r}")
+        if self.kind == "server_error" and not (
+            500 <= self.status <= 599 or (400 <= self.status <= 499 and self.status != 429)
+        ):
+            raise ValueError(f"status must be a 4xx (not 429) or 5xx status, got {self.status!r}")
         retry_after = self.retry_after
         if isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0:
             raise ValueError(f"retry_after must be an integer >= 0, got {retry_after!r}")
@@ -93,7 +96,22 @@ class Fault:
     @classmethod
     def server_error(cls, status: int = 500, *, executed: bool = False) -> Fault:
         """A 5xx ``INTERNAL_ERROR``, before (or, with ``executed``, after) doing the work."""
+        if not 500 <= status <= 599:
+            raise ValueError(f"status must be a 5xx status, got {status!r}")
         return cls("server_error", executed=executed, status=status)
+
+    @classmethod
+    def client_error(cls, status: int = 400) -> Fault:
+        """A 4xx answer (400, 404, 422...) instead of the work: the request refused, say a
+        list page whose cursor the server no longer accepts (``on="list"``).
+
+        The error envelope carries the status (code ``INTERNAL_ERROR``, the status's
+        phrase as message); its kind is ``"server_error"``, which the fake answers alike
+        for any error status. For a 429, use `rate_limit()`.
+        """
+        if not 400 <= status <= 499 or status == 429:
+            raise ValueError(f"status must be a 4xx status other than 429, got {status!r}")
+        return cls("server_error", status=status)
 
     @classmethod
     def drop(cls, *, executed: bool = False) -> Fault:
