@@ -24,6 +24,7 @@ from ._creative import (
     VideosWithResponse,
 )
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
+from ._engine._engine import WaitProgress
 from ._exceptions import (
     AlreadyPublishedError,
     APIConnectionError,
@@ -117,7 +118,6 @@ from ._transport import (
     Transport,
 )
 from ._version import __version__
-from ._waiting import WaitProgress
 
 __all__ = [
     "KNOWN_POST_TYPES",

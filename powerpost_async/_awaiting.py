@@ -3,7 +3,7 @@
 Image generations, video generations and posts are jobs the API works on for a while,
 like caption generations. Their resources (``pp.images``, ``pp.videos``, ``pp.posts``)
 derive from `JobResource`, which hands every wait to the client's one waiting engine
-for that kind (``_waiting.Engine`` with a ``_jobs.JobKind``): the same registry,
+for that kind (``_engine.Engine`` with a ``_kinds.JobKind``): the same registry,
 pollers, deadlines, progress reports, webhook feeding and fleet mode as captions.
 """
 
@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from ._checks import check_timeout
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
+from ._engine._engine import Engine, ProgressCallback, Strategy, job_id_of
+from ._engine._kinds import JobKind
+from ._engine._source import JobSource
 from ._exceptions import PowerPostError
-from ._http import QueryValue, path_segment, query_string
-from ._jobs import JobKind
-from ._limits import MAX_PAGE_SIZE
-from ._waiting import Engine, ProgressCallback, Strategy, generation_id_of
+from ._http import QueryValue, path_segment
 
 if TYPE_CHECKING:
     from ._client import PowerPost
+    from ._engine._engines import Engines
     from ._requester import Requester
-    from ._transport import Response
     from .webhooks import WebhookEvent
 
-__all__ = ["JobResource", "JobSource", "check_extra_body"]
+__all__ = ["JobResource", "check_extra_body"]
 
 J = TypeVar("J")
 
@@ -43,11 +43,12 @@ class JobResource(Generic[J]):
         # How this client's waits read their ids: with its own settings (timeout,
         # headers), whoever else awaits the same ids.
         self._source = JobSource(client._requester, self._kind)
+        self._engines: Engines = client._engines
 
     @property
     def _engine(self) -> Engine:
         """The client's waiting engine for this kind, made when a wait first needs it."""
-        return self._client._engine_for(self._kind)
+        return self._engines.get(self._kind, self._requester.workspace_id)
 
     def _check_open(self) -> None:
         if self._client.is_closed:
@@ -63,7 +64,7 @@ class JobResource(Generic[J]):
         extra_query: Mapping[str, QueryValue | None] | None = None,
     ) -> J:
         kind = self._kind
-        job_id = generation_id_of(job_id, kind)
+        job_id = job_id_of(job_id, kind)
         return await self._requester.get(
             f"{kind.path}/{path_segment(job_id, kind.id_field)}",
             kind.model,
@@ -169,7 +170,7 @@ class JobResource(Generic[J]):
         kind = self._kind
         timeout = check_timeout(timeout)
         if isinstance(event, str):
-            return await self._engine.feed(generation_id_of(event, kind), None, timeout)
+            return await self._engine.feed(job_id_of(event, kind), None, timeout)
         if event.event not in events:
             return False  # another kind's event: nothing to do
         job_id = event.data.get(kind.id_field)
@@ -186,29 +187,6 @@ def _max(kind: JobKind[Any], interval: float | None, max_interval: float | None)
     if max_interval is not None:
         return max_interval
     return kind.max_interval if interval is None else max(interval, kind.max_interval)
-
-
-class JobSource:
-    """What the waiting engine may do with the API for one kind, through one client:
-    GET one job by id, and (for the kinds that sweep) read a page of their list."""
-
-    __slots__ = ("_kind", "_requester")
-
-    def __init__(self, requester: Requester, kind: JobKind[Any]) -> None:
-        self._requester = requester
-        self._kind = kind
-
-    async def fetch(self, job_id: str, *, deadline: float | None, patient: bool = True) -> Any:
-        kind = self._kind
-        path = f"{kind.path}/{path_segment(job_id, kind.id_field)}"
-        return await self._requester.get(path, kind.model, deadline=deadline, patient=patient)
-
-    async def page(self, status: str, cursor: str | None) -> tuple[Response, Any]:
-        kind = self._kind
-        if not kind.sweeps:
-            raise NotImplementedError(f"the API lists no {kind.plural}: they are not swept")
-        query = query_string({"status": status, "limit": MAX_PAGE_SIZE, "cursor": cursor})
-        return await self._requester.get_json(kind.path + query, deadline=None, patient=True)
 
 
 def check_extra_body(body: dict[str, Any], extra_body: Mapping[str, Any] | None) -> dict[str, Any]:

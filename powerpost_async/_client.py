@@ -1,7 +1,7 @@
 """The client: its configuration, its resources, its copies and its lifecycle.
 
 Every request goes through its `Requester` (``_requester.py``, the one request path);
-every wait through the waiting engine of its kind and workspace (``_waiting.py``).
+every wait through the waiting engine of its kind and workspace (``_engine/``).
 """
 
 from __future__ import annotations
@@ -13,18 +13,19 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from yarl import URL
 
-from ._awaiting import JobSource
 from ._breaker import CircuitBreaker
 from ._checks import check_retries, check_timeout
 from ._converter import dumps
 from ._creative import Images, Videos
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
+from ._engine._engines import Engines
+from ._engine._member import Member
 from ._exceptions import (
     PowerPostError,
 )
@@ -37,7 +38,6 @@ from ._http import (
     user_agent,
     with_query,
 )
-from ._jobs import GENERATIONS, KINDS, JobKind
 from ._media import MediaResource
 from ._planning import Analytics, Calendar
 from ._posts import Posts
@@ -48,10 +48,8 @@ from ._response import CAPTURE, APIResponse, Capture, RateLimit, build, rate_lim
 from ._telemetry import telemetry
 from ._timing import Clock, Sleep
 from ._transport import Transport
-from ._waiting import Engine
 
 if TYPE_CHECKING:
-    from ._fleet import Outcome
     from .webhooks import WebhookEvent
 
 __all__ = ["DEFAULT_BASE_URL", "PowerPost"]
@@ -67,26 +65,18 @@ _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
 
 class _Shared:
-    """What a client and its copies (``with_options``) share, besides the transport and
-    the gates: the waiting engines, the copies (closed with it), and the client itself."""
+    """What a client and its copies (``with_options``) share, besides the request path's
+    transport and gates: the waiting engines, the copies (closed with it), and the
+    closing under way."""
 
-    __slots__ = ("closing", "copies", "engines", "fleet_connected", "owners", "root")
+    __slots__ = ("closing", "copies", "engines")
 
-    def __init__(self, root: PowerPost) -> None:
-        # By (job kind, workspace): one engine per kind and workspace, made when a wait
-        # first needs it and dropped once it holds nothing (a copy per request in a
-        # multi-tenant service must not leave engines behind).
-        self.engines: dict[tuple[str, str | None], Engine] = {}
-        # What each workspace's engines read through for their own work (the sweeper,
-        # webhooks): the original's settings in that workspace.
-        self.owners: dict[str | None, Requester] = {}
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
         self.copies: weakref.WeakSet[PowerPost] = weakref.WeakSet()
-        self.root = root
         # The closing under way: a cancelled aclose() leaves it running, and the next
         # aclose() waits for it to complete.
         self.closing: asyncio.Future[None] | None = None
-        # Whether the coordinator can be reached now (engines made later start so).
-        self.fleet_connected = False
 
 
 class PowerPost:
@@ -226,7 +216,7 @@ class PowerPost:
         self._coordinator = coordinator
         self._joining: asyncio.Task[None] | None = None
         self._root = True  # False for the copies with_options makes
-        self._shared = _Shared(self)
+        self._shared = _Shared(Engines(self._requester, coordinator, self._join_fleet))
         self._attach_resources()
 
     def _attach_resources(self) -> None:
@@ -457,7 +447,11 @@ class PowerPost:
         if self._coordinator is None or self._requester.closed:
             return
         if self._joining is None:
-            self._joining = asyncio.ensure_future(self._coordinator.join(_Member(self)))
+            requester = self._requester
+            member = Member(
+                self._engines, requester.workspace_id, requester.base_url, requester.rate
+            )
+            self._joining = asyncio.ensure_future(self._coordinator.join(member))
         # Shielded: one caller cancelled must not cancel the joining the others await.
         await asyncio.shield(self._joining)
 
@@ -484,8 +478,7 @@ class PowerPost:
                 error = PowerPostError(
                     "this PowerPost client was closed while this wait was running"
                 )
-                for engine in list(self._shared.engines.values()):
-                    engine.stop_owner(self, error)
+                self._engines.stop_owner(self, error)
             return
         requester.closed = True
         shared = self._shared
@@ -498,144 +491,20 @@ class PowerPost:
         shared = self._shared
         for clone in list(shared.copies):
             clone._requester.closed = True
-        for owner in shared.owners.values():
-            owner.closed = True
         try:
             if self._joining is not None and self._coordinator is not None:
                 await asyncio.wait({self._joining})
                 await self._coordinator.leave()
         finally:
             try:
-                for engine in list(self._shared.engines.values()):
-                    await engine.aclose()
+                await shared.engines.aclose()
             finally:
                 await self._requester.transport.aclose()
 
-    def _engine_for(self, kind: JobKind[Any]) -> Engine:
-        """The waiting engine of ``kind`` in this client's workspace: one per kind and
-        workspace, shared by the client and its copies, made on first use."""
-        shared = self._shared
-        requester = self._requester
-        workspace = requester.workspace_id
-        key = (kind.key, workspace)
-        engine = shared.engines.get(key)
-        if engine is None:
-            if requester.closed:
-                raise PowerPostError("this PowerPost client is closed; create a new one")
-            root = shared.root
-            # Fleet mode covers the original client's own workspace (its scope).
-            fleet = root._coordinator is not None and workspace == root.workspace_id
-            engine = shared.engines[key] = Engine(
-                JobSource(self._engine_owner(), kind),
-                clock=requester.clock,
-                sleep=requester.sleep,
-                workspace_id=workspace,
-                coordinator=root._coordinator if fleet else None,
-                join=root._join_fleet if fleet else None,
-                telemetry=requester.telemetry,
-                kind=kind,
-                # The fleet's engines stay: the coordinator hands them ids to lead.
-                idle=None if fleet else self._drop_engine,
-            )
-            if fleet and shared.fleet_connected:
-                engine.connection_changed(True)
-        return engine
-
-    def _drop_engine(self, engine: Engine) -> None:
-        """Forget an engine that holds nothing (the next wait makes a new one)."""
-        key = (engine.kind.key, engine.workspace_id)
-        shared = self._shared
-        if shared.engines.get(key) is engine:
-            del shared.engines[key]
-            if not any(space == engine.workspace_id for _, space in shared.engines):
-                shared.owners.pop(engine.workspace_id, None)
-
-    def _engine_owner(self) -> Requester:
-        """What a workspace's engines read through for their own work (the sweeper,
-        webhooks): the original client's settings in that workspace, never those of
-        the copy that happened to wait first; closed with the original."""
-        shared = self._shared
-        workspace = self._requester.workspace_id
-        owner = shared.owners.get(workspace)
-        if owner is None:
-            root = shared.root._requester
-            if root.workspace_id == workspace:
-                owner = root
-            else:
-                owner = root.derive(
-                    workspace_id=workspace,
-                    timeout=root.timeout,
-                    max_retries=root.max_retries,
-                    headers=root.headers_plain,
-                )
-            shared.owners[workspace] = owner
-        return owner
-
-
-class _Member:
-    """A client as its coordinator sees it (the `FleetMember` it joins with)."""
-
-    __slots__ = ("_client",)
-
-    def __init__(self, client: PowerPost) -> None:
-        self._client = client
-
     @property
-    def scope(self) -> str:
-        return f"{self._client.base_url} {self._client.workspace_id or ''}"
-
-    def _engines(self) -> dict[str, Engine]:
-        """This client's engines (of its own workspace), by kind."""
-        workspace = self._client.workspace_id
-        return {
-            kind: engine
-            for (kind, space), engine in self._client._shared.engines.items()
-            if space == workspace
-        }
-
-    def _split(self, fleet_ids: Iterable[str]) -> dict[str, list[str]]:
-        """Fleet ids by kind, as each engine knows them (``images:<id>`` -> ``<id>``)."""
-        by_kind: dict[str, list[str]] = {}
-        for fleet_id in fleet_ids:
-            prefix, colon, rest = fleet_id.partition(":")
-            if colon and prefix in KINDS and prefix != GENERATIONS.key:
-                by_kind.setdefault(prefix, []).append(rest)
-            else:
-                by_kind.setdefault(GENERATIONS.key, []).append(fleet_id)
-        return by_kind
-
-    def delivered(self, outcomes: Mapping[str, Outcome]) -> None:
-        engines = self._engines()
-        for kind, ids in self._split(outcomes).items():
-            engine = engines.get(kind)
-            if engine is not None:
-                prefix = "" if kind == GENERATIONS.key else f"{kind}:"
-                engine.delivered({i: outcomes[prefix + i] for i in ids})
-
-    def lead(self, generation_ids: Collection[str]) -> None:
-        by_kind = self._split(generation_ids)
-        engines = self._engines()
-        for kind in by_kind.keys() - engines.keys():  # awaited elsewhere only
-            if not self._client.is_closed:
-                engines[kind] = self._client._engine_for(KINDS[kind])
-        for kind, engine in engines.items():
-            engine.lead(by_kind.get(kind, ()))  # nothing for a kind: stop leading it
-
-    def fed(self, generation_id: str) -> None:
-        engines = self._engines()
-        for kind, ids in self._split([generation_id]).items():
-            engine = engines.get(kind)
-            if engine is not None:
-                engine.fed(ids[0])
-
-    def paused(self, seconds: float) -> None:
-        # Another process got the 429: pause here too, without announcing it again.
-        self._client._requester.rate.rate_limited(seconds, {})
-
-    def connection_changed(self, connected: bool) -> None:
-        self._client._shared.fleet_connected = connected
-        for engine in self._engines().values():
-            engine.connection_changed(connected)
+    def _engines(self) -> Engines:
+        """The waiting engines this client and its copies share."""
+        return self._shared.engines
 
 
 def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
 from ._awaiting import JobResource, check_extra_body
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
+from ._engine._engine import FEED_TIMEOUT, ProgressCallback, job_id_of
+from ._engine._kinds import IMAGES, VIDEOS, JobKind
 from ._exceptions import PowerPostWarning
 from ._http import QueryValue, path_segment
-from ._jobs import IMAGES, VIDEOS, JobKind
 from ._limits import (
     IMAGE_MODELS,
     IMAGE_SIZES,
@@ -43,7 +44,6 @@ from ._models import (
     VideoGeneration,
 )
 from ._response import with_response
-from ._waiting import FEED_TIMEOUT, ProgressCallback, generation_id_of
 
 if TYPE_CHECKING:
     from .webhooks import WebhookEvent
@@ -138,7 +138,7 @@ def build_image_body(
     """The JSON body of ``images.generate``, every argument checked (nothing sent yet)."""
     body: dict[str, Any] = {}
     if generation_id is not None:
-        body["generation_id"] = generation_id_of(generation_id)
+        body["generation_id"] = job_id_of(generation_id)
     if prompt is not None:
         body["prompt"] = _text(prompt, "prompt", most=MAX_IMAGE_PROMPT)
     elif generation_id is None:

@@ -21,9 +21,10 @@ from ._awaiting import JobResource, check_extra_body
 from ._converter import unstructure
 from ._creative import MediaRef, media_ids_of
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
+from ._engine._engine import FEED_TIMEOUT, ProgressCallback, job_id_of
+from ._engine._kinds import POSTS, JobKind
 from ._exceptions import PowerPostWarning
 from ._http import QueryValue, path_segment
-from ._jobs import POSTS, JobKind
 from ._limits import MAX_POST_ITEMS, POSTS_PATH, TITLED_POST_TYPES
 from ._models import (
     KNOWN_POST_TYPES,
@@ -35,7 +36,6 @@ from ._models import (
     PostType,
 )
 from ._response import with_response
-from ._waiting import FEED_TIMEOUT, ProgressCallback, generation_id_of
 
 if TYPE_CHECKING:
     from .webhooks import WebhookEvent
@@ -78,7 +78,7 @@ def build_post_body(
     """The JSON body of ``posts.create``, every item checked (nothing sent yet)."""
     body: dict[str, Any] = {}
     if generation_id is not None:
-        body["generation_id"] = generation_id_of(generation_id)
+        body["generation_id"] = job_id_of(generation_id)
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
         raise TypeError("items must be a list of items (dicts with a post_type)")
     if not 1 <= len(items) <= MAX_POST_ITEMS:
@@ -131,7 +131,7 @@ def build_post_body(
 
 def post_id_of(ref: object) -> str:
     """The id of a post reference, checked."""
-    return generation_id_of(ref, POSTS)
+    return job_id_of(ref, POSTS)
 
 
 class Posts(JobResource[Post]):

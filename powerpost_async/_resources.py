@@ -11,9 +11,16 @@ from ._awaiting import JobResource
 from ._bulk import run_bounded, statuses
 from ._converter import dumps, structure
 from ._defaults import USE_CLIENT_DEFAULT, UseClientDefault
+from ._engine._engine import (
+    FEED_TIMEOUT,
+    GenerationRef,
+    ProgressCallback,
+    Strategy,
+    distinct_ids,
+)
+from ._engine._kinds import GENERATIONS, JobKind
 from ._exceptions import PowerPostWarning
 from ._http import QueryValue, merge_headers, path_segment, query_string, with_query
-from ._jobs import GENERATIONS, JobKind
 from ._limits import (
     CREDITS_PATH,
     GENERATE_PATH,
@@ -38,13 +45,6 @@ from ._models import (
 )
 from ._pagination import walk_pages
 from ._response import with_response
-from ._waiting import (
-    FEED_TIMEOUT,
-    GenerationRef,
-    ProgressCallback,
-    Strategy,
-    distinct_ids,
-)
 from .webhooks import WebhookEvent
 
 if TYPE_CHECKING:

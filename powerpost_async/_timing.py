@@ -7,20 +7,10 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["Clock", "Sleep", "deadline_after", "seconds_left", "sleep_until_done"]
+__all__ = ["Clock", "Sleep", "sleep_until_done"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def deadline_after(clock: Clock, timeout: float | None) -> float | None:
-    """The instant ``timeout`` seconds from now on ``clock`` (``None``: no deadline)."""
-    return None if timeout is None else clock() + timeout
-
-
-def seconds_left(clock: Clock, deadline: float | None) -> float:
-    """Seconds until ``deadline`` (``inf`` without one; negative once it passed)."""
-    return math.inf if deadline is None else deadline - clock()
 
 
 async def sleep_until_done(future: asyncio.Future[Any], seconds: float, sleep: Sleep) -> None:

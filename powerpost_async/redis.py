@@ -56,9 +56,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     ) from exc
 
 from ._converter import dumps, loads, structure, unstructure
+from ._engine._kinds import KINDS, kind_of
 from ._exceptions import APIStatusError, status_error_class
 from ._fleet import FleetMember
-from ._jobs import KINDS, kind_of
 from ._models import Generation
 
 if TYPE_CHECKING:

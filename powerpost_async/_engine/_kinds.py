@@ -2,7 +2,7 @@
 
 Caption generations, image generations, video generations and posts being published
 are all jobs the API works on for a while: created, then read until they end. The
-waiting engine (``_waiting.py``), its registry, pollers, webhook feeding and fleet mode
+waiting engine (``_engine.py``), its registry, pollers, webhook feeding and fleet mode
 are written once; a `JobKind` tells them how to read one kind: its id, whether it has
 ended, how to count it in a progress report, and what error a wait raises when it
 ended badly. Only caption generations have a list endpoint, so only they are swept;
@@ -16,14 +16,19 @@ from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
-from ._exceptions import (
+from powerpost_async._exceptions import (
     GenerationFailedError,
     ImageGenerationFailedError,
     PostFailedError,
     VideoGenerationFailedError,
 )
-from ._limits import GENERATIONS_PATH, IMAGE_GENERATIONS_PATH, POSTS_PATH, VIDEO_GENERATIONS_PATH
-from ._models import (
+from powerpost_async._limits import (
+    GENERATIONS_PATH,
+    IMAGE_GENERATIONS_PATH,
+    POSTS_PATH,
+    VIDEO_GENERATIONS_PATH,
+)
+from powerpost_async._models import (
     CreatedGeneration,
     CreatedImageGeneration,
     CreatedVideoGeneration,

@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 
-from ._models import Generation, GenerationSummary
+from powerpost_async._models import Generation, GenerationSummary
+
 from ._pacing import Pace
 
 if TYPE_CHECKING:
-    from ._jobs import JobKind
-    from ._timing import Clock, Sleep
-    from ._transport import Response
+    from powerpost_async._timing import Clock, Sleep
+    from powerpost_async._transport import Response
+
+    from ._kinds import JobKind
 
 __all__ = ["Holder", "Registry", "Source", "Strategy", "Tools", "Watch"]
 

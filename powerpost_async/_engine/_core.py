@@ -1,61 +1,44 @@
-"""Awaiting generations at scale: the engine behind ``wait``, ``wait_many``,
-``as_completed`` and ``feed``.
+"""The core of the waiting engine: every awaited id of one client, one kind of job and
+one workspace, and who looks at it.
 
-Every id being awaited on a client is registered once, in one `Registry`, as a
-`Watch` holding a future (``_registry.py``). Each waiting call is a `Holder` of its ids
-and awaits their futures against its own deadline; it never does the asking itself.
+Every id being awaited is registered once, in one `Registry`, as a `Watch` holding a
+future (``_registry.py``). Each waiting call is a `Holder` of its ids and awaits their
+futures against its own deadline (``_engine.py``); it never does the asking itself.
 Who asks:
 
 * **a poller** per id (``_poller.py``), however many callers await it, while few ids
   are awaited or a caller forces ``strategy="poll"``;
-* **the sweeper** (``_sweeper.py``), one task per client, once `SWEEP_THRESHOLD` ids are
+* **the sweeper** (``_sweeper.py``), one task per engine, once `SWEEP_THRESHOLD` ids are
   awaited (or a caller forces ``strategy="sweep"``): pollers of ids that nobody forces
   to poll then stop, and the sweeper answers;
-* **a webhook** fed in (`Engine.feed`).
+* **a webhook** fed in (`EngineCore.feed`);
+* **another process of the fleet** (`delivered`), or this one for the fleet (`lead`).
 
-Whoever learns first resolves the future, and every caller awaiting that id wakes. The
-engine needs only narrow things: a `Source` of generations and list pages, a clock and
-a sleep; the client gives them.
+When each looks next is the `Pace`'s to say (``_pacing.py``): callers joining and
+leaving change it, and the loop sleeping for it wakes. Whoever learns first resolves
+the future, and every caller awaiting that id wakes. The engine needs only narrow
+things: `Source`s of jobs and list pages, a clock and a sleep; the client gives them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable, Mapping
-from typing import Any, Final, TypeAlias
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import Any, Final
 
-import attrs
+from powerpost_async._exceptions import APIStatusError, PowerPostError
+from powerpost_async._fleet import Coordinator
+from powerpost_async._policy import is_transient, poll_backoff
+from powerpost_async._telemetry import Telemetry
+from powerpost_async._timing import Clock, Sleep
 
-from ._checks import check_timeout
-from ._exceptions import APIStatusError, PowerPostError, WaitTimeoutError
-from ._fleet import Coordinator
-from ._http import path_segment
-from ._jobs import GENERATIONS, JobKind
-from ._models import CreatedGeneration, Generation, GenerationSummary
+from ._kinds import GENERATIONS, JobKind
 from ._pacing import first_look
-from ._policy import is_transient, poll_backoff
 from ._poller import poll
 from ._registry import Holder, Registry, Source, Strategy, Tools, Watch
 from ._sweeper import Sweeper
-from ._telemetry import Telemetry
-from ._timing import Clock, Sleep, sleep_until_done
 
-__all__ = [
-    "FEED_TIMEOUT",
-    "SWEEP_THRESHOLD",
-    "Engine",
-    "GenerationRef",
-    "ProgressCallback",
-    "Strategy",
-    "WaitProgress",
-    "distinct_ids",
-    "generation_id_of",
-]
-
-#: What the waiting methods accept as "a generation": its id, or an object carrying one.
-GenerationRef: TypeAlias = str | CreatedGeneration | Generation | GenerationSummary
+__all__ = ["FEED_TIMEOUT", "SWEEP_THRESHOLD", "EngineCore"]
 
 #: With ``strategy="auto"``, sweeping starts once this many ids are awaited on the client.
 SWEEP_THRESHOLD: Final = 4
@@ -64,61 +47,9 @@ SWEEP_THRESHOLD: Final = 4
 FEED_TIMEOUT: Final = 5.0
 
 
-@attrs.frozen
-class WaitProgress:
-    """How far a multi-id wait has got, passed to ``on_progress`` callbacks.
-
-    Attributes:
-        total: Distinct ids awaited by this call.
-        pending: Last seen ``pending``.
-        processing: Last seen ``processing``.
-        completed: Finished ``completed``.
-        failed: Finished ``failed``, or ended in an error for that id (e.g. not found).
-        unknown: Not seen yet.
-    """
-
-    total: int
-    pending: int = 0
-    processing: int = 0
-    completed: int = 0
-    failed: int = 0
-    unknown: int = 0
-
-    @property
-    def done(self) -> int:
-        """Ids that will not change any more (completed + failed)."""
-        return self.completed + self.failed
-
-
-ProgressCallback = Callable[[WaitProgress], object]
-
-
-def generation_id_of(ref: object, kind: JobKind[Any] = GENERATIONS) -> str:
-    """The id of a job reference (an id, or an object of the kind carrying one),
-    checked the way ``get`` checks ids."""
-    if isinstance(ref, kind.refs):
-        ref = kind.id_of(ref)
-    path_segment(ref, kind.id_field)  # same rules as every id: refuse what could alter a URL
-    return ref  # type: ignore[return-value]
-
-
-def distinct_ids(
-    refs: Iterable[object], kind: JobKind[Any] = GENERATIONS
-) -> tuple[list[str], list[str]]:
-    """(every id in input order, the distinct ids in first-seen order); all checked first."""
-    if isinstance(refs, (str, bytes)):
-        raise TypeError(f"pass a list of {kind.noun} ids, not a single string")
-    ids = [generation_id_of(ref, kind) for ref in refs]
-    return ids, list(dict.fromkeys(ids))
-
-
-class _Deadline(Exception):
-    """Internal: a wait's deadline passed (turned into WaitTimeoutError by the caller)."""
-
-
-class Engine:
-    """Every wait of one client on one kind of job: the registry, the pollers, the
-    sweeper (for the kinds that have a list to sweep), the fleet.
+class EngineCore:
+    """Every awaited id of one client on one kind of job: the registry, the pollers, the
+    sweeper (for the kinds that have a list to sweep), the fleet (see the module).
 
     Args:
         source: Reads jobs and list pages for the engine's own work (the sweeper, the
@@ -145,7 +76,7 @@ class Engine:
         join: Callable[[], Awaitable[None]] | None = None,
         telemetry: Telemetry | None = None,
         kind: JobKind[Any] = GENERATIONS,
-        idle: Callable[[Engine], None] | None = None,
+        idle: Callable[[EngineCore], None] | None = None,
     ) -> None:
         self.kind = kind
         self._source = source
@@ -389,22 +320,20 @@ class Engine:
         for holder, watches in list(self._holders.items()):
             self._registry.delegate(holder, watches, connected)
             if holder.delegated:
-                for generation_id, left in self._deadlines(holder, watches).items():
-                    known = handed.get(generation_id, 0.0)
-                    handed[generation_id] = (
-                        None if left is None or known is None else max(left, known)
-                    )
+                for job_id, left in self._deadlines(holder, watches).items():
+                    known = handed.get(job_id, 0.0)
+                    handed[job_id] = None if left is None or known is None else max(left, known)
         if handed:
             self._coordinator.hold(handed)
         watches = self._registry.watches()
         self._arrange(watches)
         self._keep(self._stop_unneeded([], watches))
 
-    def lead(self, generation_ids: Collection[str]) -> None:
+    def lead(self, job_ids: Collection[str]) -> None:
         """Answer for these ids, awaited somewhere in the fleet (empty: stop leading)."""
         if self._closed:
             return
-        wanted = set(generation_ids)
+        wanted = set(job_ids)
         holder = self._lead
         if holder is None:
             if not wanted:
@@ -448,11 +377,11 @@ class Engine:
                 else:
                     self._seen(watch, outcome, announce=False)
 
-    def fed(self, generation_id: str) -> None:
+    def fed(self, job_id: str) -> None:
         """The leader got a webhook's hint from another process: read it, announce it."""
-        if self._closed or not self._registry.find(generation_id):
+        if self._closed or not self._registry.find(job_id):
             return
-        self._keep([asyncio.get_running_loop().create_task(self.feed(generation_id, None))])
+        self._keep([asyncio.get_running_loop().create_task(self.feed(job_id, None))])
 
     def _may_sweep(self) -> bool:
         # A fence: a leader paused past its lease must not sweep on it.
@@ -510,9 +439,9 @@ class Engine:
                 holder.finished(watch)
 
     async def feed(
-        self, generation_id: str, workspace_id: str | None, timeout: float | None = FEED_TIMEOUT
+        self, job_id: str, workspace_id: str | None, timeout: float | None = FEED_TIMEOUT
     ) -> bool:
-        """A webhook says job ``generation_id`` finished: re-read it and wake its waits.
+        """A webhook says job ``job_id`` finished: re-read it and wake its waits.
 
         The event is only a hint: what waits receive always comes from the API. The GET
         gets ``timeout`` seconds, retries and pauses included (a webhook receiver must
@@ -524,11 +453,11 @@ class Engine:
         deadline = None if timeout is None else self._clock() + timeout
         if self._join is not None:
             await self._join()
-        watches = [w for w in self._registry.find(generation_id) if not w.done]
+        watches = [w for w in self._registry.find(job_id) if not w.done]
         if not watches:
             if self._fleet_active and self._coordinator is not None:
                 # The leader may await it for others.
-                self._coordinator.feed(self.kind.fleet_id(generation_id))
+                self._coordinator.feed(self.kind.fleet_id(job_id))
             return False
         watch = watches[0]
         try:
@@ -560,380 +489,3 @@ class Engine:
             tasks.append(sweeper)
         if tasks:
             await asyncio.wait(tasks)
-
-    # -- waiting ----------------------------------------------------------------------------
-
-    async def _until(self, future: asyncio.Future[Any], deadline: float | None) -> None:
-        """Wait for ``future`` until ``deadline`` on the clock; raise _Deadline after."""
-        while not future.done():
-            if deadline is None:
-                await asyncio.wait({future})
-                return
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise _Deadline()
-            await sleep_until_done(future, remaining, self._sleep)
-
-    async def wait(
-        self,
-        ref: object,
-        *,
-        timeout: float | None,
-        interval: float,
-        max_interval: float,
-        strategy: Strategy,
-        source: Source | None = None,
-        owner: object = None,
-    ) -> Any:
-        telemetry = self._telemetry
-        if telemetry is None:
-            return await self._wait(ref, timeout, interval, max_interval, strategy, source, owner)
-        span = telemetry.start_wait("wait", 1)
-        try:
-            job = await self._wait(ref, timeout, interval, max_interval, strategy, source, owner)
-        except BaseException as error:
-            telemetry.end_wait(span, error)
-            raise
-        telemetry.end_wait(span, None)
-        return job
-
-    async def _wait(
-        self,
-        ref: object,
-        timeout: float | None,
-        interval: float,
-        max_interval: float,
-        strategy: Strategy,
-        source: Source | None,
-        owner: object,
-    ) -> Any:
-        kind = self.kind
-        job_id = generation_id_of(ref, kind)
-        timeout = check_wait_args(timeout, interval, max_interval, strategy, kind)
-        if self._join is not None:
-            await self._join()
-        deadline = None if timeout is None else self._clock() + timeout
-        woken = asyncio.get_running_loop().create_future()
-
-        def wake(_: Watch | None) -> None:
-            if not woken.done():
-                woken.set_result(None)
-
-        holder = self._holder(
-            strategy, interval, max_interval, deadline, source, owner, finished=wake
-        )
-        watches = self._hold(holder, [job_id])
-        watch = watches[0]
-        try:
-            if not watch.done:
-                await self._until(woken, deadline)
-            if holder.error is not None:
-                raise holder.error
-            job = watch.future.result()
-        except _Deadline:
-            raise WaitTimeoutError(
-                f"{kind.noun} {job_id} did not finish within {timeout} s "
-                f"(last seen: {watch.last_status or 'never'})",
-                timeout=timeout or 0.0,
-                pending_ids=[job_id],
-                generation=watch.last_generation,
-                last_seen=watch.last,
-            ) from None
-        finally:
-            await self._release(holder, watches)
-        failure = kind.failure(job)
-        if failure is not None:
-            raise failure
-        return job
-
-    def as_completed(
-        self,
-        refs: Iterable[object],
-        *,
-        timeout: float | None,
-        interval: float,
-        max_interval: float,
-        strategy: Strategy,
-        on_progress: ProgressCallback | None,
-        source: Source | None = None,
-        owner: object = None,
-    ) -> AsyncGenerator[Any, None]:
-        _, ids = distinct_ids(refs, self.kind)
-        timeout = check_wait_args(timeout, interval, max_interval, strategy, self.kind)
-        holder = Holder(strategy, interval, max_interval, None, source=source, owner=owner)
-        return self._yield_generations(
-            self._outcomes(ids, timeout, holder, on_progress, "as_completed")
-        )
-
-    @staticmethod
-    async def _yield_generations(
-        outcomes: AsyncGenerator[tuple[str, Any], None],
-    ) -> AsyncGenerator[Any, None]:
-        # Per-id errors (an unknown id) must not hold the others back: they are raised
-        # once every other id has been yielded (or carried by the WaitTimeoutError).
-        errors: list[Exception] = []
-        try:
-            async for _, outcome in outcomes:
-                if isinstance(outcome, Exception):
-                    errors.append(outcome)
-                else:
-                    yield outcome
-        finally:
-            await outcomes.aclose()
-        if errors:
-            raise errors[0]
-
-    async def wait_many(
-        self,
-        refs: Iterable[object],
-        *,
-        timeout: float | None,
-        interval: float,
-        max_interval: float,
-        strategy: Strategy,
-        on_progress: ProgressCallback | None,
-        return_exceptions: bool,
-        source: Source | None = None,
-        owner: object = None,
-    ) -> list[Any]:
-        ids, distinct = distinct_ids(refs, self.kind)
-        timeout = check_wait_args(timeout, interval, max_interval, strategy, self.kind)
-        holder = Holder(strategy, interval, max_interval, None, source=source, owner=owner)
-        results: dict[str, Any] = {}
-        outcomes = self._outcomes(distinct, timeout, holder, on_progress, "wait_many")
-        try:
-            async for generation_id, outcome in outcomes:
-                results[generation_id] = outcome
-        finally:
-            await outcomes.aclose()
-        if not return_exceptions:
-            for generation_id in ids:  # the first failing id in input order
-                outcome = results[generation_id]
-                if isinstance(outcome, Exception):
-                    raise outcome
-        return [results[i] for i in ids]
-
-    def _outcomes(
-        self,
-        ids: list[str],
-        timeout: float | None,
-        wanted: Holder,
-        on_progress: ProgressCallback | None,
-        name: str,
-    ) -> AsyncGenerator[tuple[str, Any], None]:
-        """Yield ``(id, terminal job or per-id error)`` as each id finishes.
-
-        ``wanted`` carries the call's settings; the holder registered is made from it
-        when the generator starts (its deadline counts from then).
-        """
-        outcomes = self._outcomes_of(ids, timeout, wanted, on_progress)
-        if self._telemetry is None or not ids:
-            return outcomes  # no extra generator on the way of every result
-        return self._traced_outcomes(outcomes, name, len(ids))
-
-    async def _traced_outcomes(
-        self,
-        inner: AsyncGenerator[tuple[str, Any], None],
-        name: str,
-        count: int,
-    ) -> AsyncGenerator[tuple[str, Any], None]:
-        """``inner`` in a wait span. Not the current span: it lives across yields, and
-        the requests that answer it are shared with other waits anyway."""
-        telemetry = self._telemetry
-        assert telemetry is not None
-        span = telemetry.start_wait(name, count)
-        failure: BaseException | None = None
-        try:
-            async for item in inner:
-                yield item
-        except BaseException as error:
-            failure = error
-            raise
-        finally:
-            await inner.aclose()
-            telemetry.end_wait(span, failure)
-
-    async def _outcomes_of(
-        self,
-        ids: list[str],
-        timeout: float | None,
-        wanted: Holder,
-        on_progress: ProgressCallback | None,
-    ) -> AsyncGenerator[tuple[str, Any], None]:
-        if not ids:
-            return
-        if self._join is not None:
-            await self._join()
-        deadline = None if timeout is None else self._clock() + timeout
-        finished: deque[Watch] = deque()
-        wake: list[asyncio.Future[None] | None] = [None]
-        progress = _Progress(on_progress)
-
-        def on_finished(watch: Watch | None) -> None:
-            if watch is not None:  # None: the call must end (holder.error)
-                finished.append(watch)
-                progress.changed(watch)
-            waiter = wake[0]
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
-        holder = self._holder(
-            wanted.strategy,
-            wanted.interval,
-            wanted.max_interval,
-            deadline,
-            wanted.source,
-            wanted.owner,
-            finished=on_finished,
-            changed=progress.changed if on_progress is not None else None,
-        )
-        watches = self._hold(holder, ids)
-        results: dict[str, Any] = {}
-        errors: dict[str, Exception] = {}
-        try:
-            progress.observe(watches)
-            for watch in watches:  # already answered for another caller: ours too
-                if watch.done:
-                    finished.append(watch)
-            progress.report()
-            for remaining in range(len(watches) - 1, -1, -1):
-                while not finished:
-                    if holder.error is not None:
-                        raise holder.error
-                    if deadline is not None and self._clock() >= deadline:
-                        raise _Deadline()
-                    waiter = wake[0] = asyncio.get_running_loop().create_future()
-                    try:
-                        left = math.inf if deadline is None else deadline - self._clock()
-                        await sleep_until_done(waiter, left, self._sleep)
-                    finally:
-                        wake[0] = None
-                watch = finished.popleft()
-                outcome = _outcome(watch)
-                if isinstance(outcome, Exception):
-                    errors[watch.id] = outcome
-                else:
-                    results[watch.id] = outcome
-                if not remaining:
-                    progress.report()  # the final count, before the last result
-                yield watch.id, outcome
-        except _Deadline:
-            pending = [w.id for w in watches if w.id not in results and w.id not in errors]
-            message = (
-                f"{len(pending)} of {len(watches)} {self.kind.plural} did not finish within "
-                f"{timeout} s: " + ", ".join(pending[:10]) + (", ..." if len(pending) > 10 else "")
-            )
-            if errors:
-                first = next(iter(errors.items()))
-                message += (
-                    f"; {len(errors)} ended in an error, e.g. {first[0]}: {type(first[1]).__name__}"
-                )
-            raise WaitTimeoutError(
-                message,
-                timeout=timeout or 0.0,
-                pending_ids=pending,
-                finished=results,
-                errors=errors,
-            ) from None
-        finally:
-            progress.close()
-            await self._release(holder, watches)
-
-
-def _outcome(watch: Watch) -> Any:
-    future = watch.future
-    if future.cancelled():
-        return PowerPostError(f"the wait for {watch.id} was cancelled")
-    error = future.exception()
-    if error is not None:
-        if not isinstance(error, Exception):
-            raise error
-        return error
-    return future.result()
-
-
-class _Progress:
-    """Counts of one multi-id wait, kept up to date id by id, reported once per loop pass.
-
-    Recounting every id on every change would cost O(n) per change, O(n²) per wait:
-    only the ids that changed are recounted, and changes within one pass of the event
-    loop (a sweep tick resolves many ids at once) make one report.
-    """
-
-    def __init__(self, callback: ProgressCallback | None) -> None:
-        self._callback = callback
-        self._category: dict[Watch, str] = {}
-        categories = ("pending", "processing", "completed", "failed", "unknown")
-        self._counts: dict[str, int] = dict.fromkeys(categories, 0)
-        self._dirty: set[Watch] = set()
-        self._scheduled: asyncio.Handle | None = None
-        self._last: WaitProgress | None = None
-
-    def observe(self, watches: list[Watch]) -> None:
-        if self._callback is None:
-            return
-        for watch in watches:
-            category = watch.category
-            self._category[watch] = category
-            self._counts[category] += 1
-
-    def changed(self, watch: Watch) -> None:
-        if self._callback is None or watch not in self._category:
-            return
-        self._dirty.add(watch)
-        if self._scheduled is None:
-            self._scheduled = asyncio.get_running_loop().call_soon(self.report)
-
-    def report(self) -> None:
-        """Recount what changed and call back if the counts moved."""
-        if self._scheduled is not None:
-            self._scheduled.cancel()
-            self._scheduled = None
-        if self._callback is None:
-            return
-        for watch in self._dirty:
-            category = watch.category
-            before = self._category[watch]
-            if category != before:
-                self._counts[before] -= 1
-                self._counts[category] += 1
-                self._category[watch] = category
-        self._dirty.clear()
-        progress = WaitProgress(total=len(self._category), **self._counts)
-        if progress != self._last:
-            self._last = progress
-            self._callback(progress)
-
-    def close(self) -> None:
-        """Stop reporting (the wait is over)."""
-        if self._scheduled is not None:
-            self._scheduled.cancel()
-            self._scheduled = None
-        self._callback = None
-        self._dirty.clear()
-
-
-def check_wait_args(
-    timeout: float | None,
-    interval: float,
-    max_interval: float,
-    strategy: str,
-    kind: JobKind[Any] = GENERATIONS,
-) -> float | None:
-    """Refuse unusable wait arguments, naming the problem; returns the timeout (``inf``
-    read as ``None``, no deadline)."""
-    timeout = check_timeout(timeout)
-    if isinstance(interval, bool) or not 0 < interval < math.inf:
-        raise ValueError(f"interval must be a positive number of seconds, got {interval!r}")
-    if isinstance(max_interval, bool) or not interval <= max_interval < math.inf:
-        raise ValueError(
-            f"max_interval must be a finite number >= interval ({interval}), got {max_interval!r}"
-        )
-    if strategy not in ("auto", "poll", "sweep"):
-        raise ValueError(f"strategy must be 'auto', 'poll' or 'sweep', got {strategy!r}")
-    if strategy == "sweep" and not kind.sweeps:
-        raise ValueError(
-            f"strategy='sweep' needs a list to sweep, and the API lists no {kind.plural}: "
-            "use 'auto' or 'poll'"
-        )
-    return timeout

@@ -40,13 +40,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
-from ._bulk import run_bounded
-from ._converter import structure
-from ._exceptions import APIError, APIStatusError, NotFoundError, ResponseValidationError
-from ._models import IN_FLIGHT, Generation, GenerationStatus, GenerationSummary, Page
+from powerpost_async._bulk import run_bounded
+from powerpost_async._converter import structure
+from powerpost_async._exceptions import (
+    APIError,
+    APIStatusError,
+    NotFoundError,
+    ResponseValidationError,
+)
+from powerpost_async._models import IN_FLIGHT, Generation, GenerationStatus, GenerationSummary, Page
+from powerpost_async._pagination import walk_pages
+from powerpost_async._policy import Backoff, about_the_client, is_transient
+
 from ._pacing import Pace
-from ._pagination import walk_pages
-from ._policy import Backoff, about_the_client, is_transient
 from ._registry import Registry, Tools, Watch
 
 __all__ = ["DEFAULT_INTERVAL", "DEFAULT_MAX_INTERVAL", "SWEEP_MAX_PAGES", "Sweeper"]

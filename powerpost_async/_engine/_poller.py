@@ -20,7 +20,8 @@ from typing import Any
 
 import tenacity as _t
 
-from ._policy import is_transient, poll_backoff
+from powerpost_async._policy import is_transient, poll_backoff
+
 from ._registry import Tools, Watch
 
 __all__ = ["poll"]

@@ -20,7 +20,7 @@ import asyncio
 import math
 from collections.abc import Callable
 
-from ._timing import Clock, Sleep, sleep_until_done
+from powerpost_async._timing import Clock, Sleep, sleep_until_done
 
 __all__ = ["Pace", "first_look"]
 
