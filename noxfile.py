@@ -206,6 +206,14 @@ def soak(session: nox.Session) -> None:
 
 
 @nox.session
+def fleet(session: nox.Session) -> None:
+    """The fleet-mode tests alone (marker ``fleet``: a real redis-server, real worker
+    processes). They run in ``nox -s tests`` too."""
+    session.install("-e", PACKAGE, *TEST_DEPS)
+    session.run("pytest", "-m", "fleet", *session.posargs, env=PYTEST_ENV)
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site into site/ with ``mkdocs build --strict`` (offline).
 

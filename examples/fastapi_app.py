@@ -250,8 +250,10 @@ async def powerpost_webhook(request: Request, pp: PowerPostDep, settings: Settin
     event = parse_webhook(body, headers=request.headers, verify=settings.webhook_verify)
     # The event is only a hint: feed() re-reads the generation from the API (one GET,
     # and only when a wait on this client awaits that id), so a forged event cannot
-    # inject captions, and the answer stays quick. With several workers, the wait may
-    # live in another process: feed() is then a no-op there and polling finishes it.
+    # inject captions, and the answer stays quick (feed gives up after 5 s). With several
+    # workers, the wait may live in another process: without a coordinator, feed() is
+    # then a no-op here and polling finishes it there; with one (fleet mode), the hint
+    # is passed on to the process that sweeps for the fleet.
     await pp.generations.feed(event)
     return Response(status_code=204)
 

@@ -447,10 +447,9 @@ class PowerPost:
         if self._coordinator is None or self._requester.closed:
             return
         if self._joining is None:
-            requester = self._requester
-            member = Member(
-                self._engines, requester.workspace_id, requester.base_url, requester.rate
-            )
+            req = self._requester
+            key = req.headers_plain["x-api-key"]
+            member = Member(self._engines, req.workspace_id, req.base_url, key, req.rate)
             self._joining = asyncio.ensure_future(self._coordinator.join(member))
         # Shielded: one caller cancelled must not cancel the joining the others await.
         await asyncio.shield(self._joining)

@@ -34,16 +34,36 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import attrs
+
+__all__ = ["Coordinator", "FleetMember", "JobEnded"]
+
+
+@attrs.frozen
+class JobEnded:
+    """An announcement that a job ended, without the job: each process that awaits it
+    reads it with one GET. What a coordinator shares by default, so that a shared store
+    never holds users' content (prompts, captions), only ids and statuses.
+
+    Attributes:
+        status: The job's final status, as the API spells it (``"completed"``...), or
+            ``None`` when the announcer did not read it (it left the in-flight lists).
+    """
+
+    status: str | None
+
+
 if TYPE_CHECKING:
     from typing import TypeAlias
 
     from ._exceptions import APIStatusError
     from ._models import Generation, ImageGeneration, Post, VideoGeneration
 
-    #: What a fleet announces for an id: the finished job, or an error for good.
-    Outcome: TypeAlias = Generation | ImageGeneration | VideoGeneration | Post | APIStatusError
-
-__all__ = ["Coordinator", "FleetMember"]
+    #: What a fleet announces for an id: the finished job, that it ended (`JobEnded`:
+    #: the job itself is read by whoever awaits it), or an error about that id.
+    Outcome: TypeAlias = (
+        Generation | ImageGeneration | VideoGeneration | Post | JobEnded | APIStatusError
+    )
 
 
 @runtime_checkable
@@ -56,9 +76,11 @@ class FleetMember(Protocol):
 
     @property
     def scope(self) -> str:
-        """What the fleet shares: the API's base URL and the workspace, as one string.
+        """What the fleet shares: the API's base URL, the workspace and a digest of the
+        API key, as one string.
 
-        Clients of one scope coordinate; others don't. It holds no secret.
+        Clients of one scope coordinate; others don't (processes with different keys
+        never share a lease: one key's trouble stays its own). It holds no secret.
         """
         ...
 

@@ -13,9 +13,9 @@ coordinator on the same Redis. Then, per API base URL and workspace (and namespa
 
 * each process registers the ids its callers await, with their deadlines;
 * one process holds the *lease* (a key with a TTL, renewed) and sweeps, once, for the
-  ids of every process; it stores each finished generation (with a TTL) and announces
-  it; every process resolves its own waits from the announcement, and one that
-  registers later finds the stored outcome;
+  ids of every process; it stores each outcome (with a TTL) and announces it; every
+  process resolves its own waits from the announcement (reading the job with one GET
+  unless whole jobs are stored), and one that registers later finds the stored outcome;
 * a webhook fed to any process, and a 429's pause, reach every process;
 * if the leader dies, another takes the lease within ``lease_ttl`` (plus one tick of a
   third of it): the ids live in Redis, not in the leader, so no wait is lost;
@@ -25,9 +25,12 @@ coordinator on the same Redis. Then, per API base URL and workspace (and namespa
 
 What is stored, all under ``<namespace>:{<hash of base URL and workspace>}:``, every key
 with a TTL: the lease (``lease_ttl``); per process, the ids it awaits with their
-deadlines (``3 x lease_ttl``, renewed while the process lives); the finished generations
-(``result_ttl``, default 5 minutes: user content, the captions); the channel of
-announcements. Never the API key. Use ``rediss://`` for TLS; AUTH goes in the URL.
+deadlines (``3 x lease_ttl``, renewed while the process lives); the outcomes
+(``result_ttl``, default 5 minutes): by default only each finished job's id and final
+status (every process that awaits it reads it with one GET), whole jobs (user content,
+the captions) only with ``store_results=True``; the channel of announcements. Never the
+API key (the scope holds a digest of it: processes with different keys never share).
+Use ``rediss://`` for TLS; AUTH goes in the URL.
 
 Nothing else in the package imports this module: ``import powerpost_async`` never
 imports redis.
@@ -58,7 +61,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 from ._converter import dumps, loads, structure, unstructure
 from ._engine._kinds import KINDS, kind_of
 from ._exceptions import APIStatusError, status_error_class
-from ._fleet import FleetMember
+from ._fleet import FleetMember, JobEnded
 from ._models import Generation
 
 if TYPE_CHECKING:
@@ -72,6 +75,8 @@ T = TypeVar("T")
 
 #: A process that stops renewing its registrations leaves after this many lease TTLs.
 REGISTRATION_TTLS: Final = 3
+#: Outcomes per announcement at most (a follower reads each whole before filtering it).
+ANNOUNCE_BATCH: Final = 256
 #: Longest pause between two attempts to reach Redis again.
 MAX_RECONNECT_PAUSE: Final = 30.0
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -117,8 +122,13 @@ class RedisCoordinator:
         namespace: Prefix of every key, so that several services can share one Redis.
         lease_ttl: Seconds the sweeper's lease lasts without renewal: how soon another
             process takes over from a dead leader. Renewed every third of it.
-        result_ttl: Seconds a finished generation stays in Redis for processes that
-            register its id late.
+        result_ttl: Seconds an outcome stays in Redis for processes that register its
+            id late.
+        store_results: Store and announce whole finished jobs (prompts, captions, media
+            links) instead of only their ids and final statuses. Off by default: a
+            shared Redis is often less guarded than your API key, and each process that
+            awaits a job reads it with one GET. Turn it on when many processes await the
+            same ids and those GETs matter more than what Redis holds for ``result_ttl``.
 
     Raises:
         ValueError: A setting is not acceptable (named in the message).
@@ -131,6 +141,7 @@ class RedisCoordinator:
         namespace: str = "powerpost",
         lease_ttl: float = 5.0,
         result_ttl: float = 300.0,
+        store_results: bool = False,
     ) -> None:
         if isinstance(redis, str):
             if not redis.startswith(("redis://", "rediss://", "unix://")):
@@ -158,6 +169,9 @@ class RedisCoordinator:
         self._namespace = namespace
         self._lease_ttl = float(lease_ttl)
         self._result_ttl = float(result_ttl)
+        if not isinstance(store_results, bool):
+            raise TypeError("store_results must be True or False")
+        self._store_results = store_results
         self._proc = secrets.token_hex(8)  # this process, in Redis
         self._member: FleetMember | None = None
         self._prefix = ""
@@ -187,6 +201,12 @@ class RedisCoordinator:
         return f"<RedisCoordinator {where} namespace={self._namespace!r} {state}{role}>"
 
     # -- the Coordinator protocol -------------------------------------------------------
+
+    @property
+    def stores_results(self) -> bool:
+        """Whether whole jobs are stored and announced (``store_results``), or only ids
+        and statuses (then the leader need not read a job nobody awaits in its process)."""
+        return self._store_results
 
     @property
     def connected(self) -> bool:
@@ -270,7 +290,7 @@ class RedisCoordinator:
         if not self._connected:
             return  # the others have a leader of their own, or wait on their own
         for generation_id, outcome in outcomes.items():
-            self._to_publish[generation_id] = _encode(outcome)
+            self._to_publish[generation_id] = _encode(outcome, self._store_results)
         self._poke()
 
     def feed(self, generation_id: str) -> None:
@@ -420,7 +440,11 @@ class RedisCoordinator:
                 pipe.set(
                     self._key("r", generation_id), dumps(encoded), px=self._ms(self._result_ttl)
                 )
-            pipe.publish(events, dumps({"k": "done", "o": publishing, "src": self._proc}))
+            # Bounded announcements: a follower reads each whole before it filters it.
+            batch = list(publishing.items())
+            for start in range(0, len(batch), ANNOUNCE_BATCH):
+                part = dict(batch[start : start + ANNOUNCE_BATCH])
+                pipe.publish(events, dumps({"k": "done", "o": part, "src": self._proc}))
         for generation_id in feeding:
             pipe.publish(events, dumps({"k": "feed", "id": generation_id, "src": self._proc}))
         if pause:
@@ -457,7 +481,9 @@ class RedisCoordinator:
             if member is None:
                 continue
             if kind == "done" and isinstance(event.get("o"), dict):
-                self._deliver({str(i): o for i, o in event["o"].items()})
+                # Only what this process awaits is decoded.
+                held = self._held
+                self._deliver({i: o for i, o in event["o"].items() if i in held})
             elif kind == "feed" and isinstance(event.get("id"), str) and self.may_lead():
                 member.fed(event["id"])
             elif kind == "pause" and isinstance(event.get("s"), (int, float)):
@@ -505,6 +531,8 @@ class RedisCoordinator:
         results = await self._timed(pipe.execute())
         leading = bool(results[-1])
         if leading:
+            if not self._leading:
+                logger.info("fleet: this process holds the lease; it sweeps for the fleet")
             self._leading = True
             # Counted from before we asked, and short of the TTL: a fence that errs safe.
             self._lease_until = started + self._lease_ttl * 0.8
@@ -568,7 +596,13 @@ def _queue_eval(pipe: Any, script: str, keys: Sequence[str], *args: object) -> N
     queue(script, len(keys), *keys, *args)
 
 
-def _encode(outcome: Outcome) -> dict[str, Any]:
+def _encode(outcome: Outcome, whole: bool) -> dict[str, Any]:
+    if isinstance(outcome, JobEnded):
+        return {"d": outcome.status}
+    if not whole and not isinstance(outcome, APIStatusError):
+        # Only that it ended: the job (user content) is read by whoever awaits it.
+        status = outcome.status
+        return {"d": str(getattr(status, "value", status))}
     if isinstance(outcome, Generation):
         return {"g": unstructure(outcome)}
     if not isinstance(outcome, APIStatusError):
@@ -587,6 +621,9 @@ def _encode(outcome: Outcome) -> dict[str, Any]:
 
 def _decode(data: Any) -> Outcome:
     """An outcome read back from Redis: never unpickled, only structured (it is data)."""
+    if isinstance(data, dict) and "d" in data:
+        status = data["d"]
+        return JobEnded(status if isinstance(status, str) else None)
     if isinstance(data, dict) and "g" in data:
         return structure(data["g"], Generation)
     if isinstance(data, dict) and "j" in data:

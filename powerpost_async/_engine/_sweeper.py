@@ -174,7 +174,19 @@ class Sweeper:
             return 0
         in_flight = await self._scan(watches)
         now = self._tools.clock()
-        absent = [w for i, w in watches.items() if i not in in_flight and w.next_check <= now]
+        interval = self._registry.sweep_interval or DEFAULT_INTERVAL
+        absent: list[Watch] = []
+        for i, w in watches.items():
+            if i in in_flight or w.next_check > now:
+                continue
+            if self._tools.left(w):
+                # Announced as ended to the fleet, whose members read it: announced
+                # again only after a growing pause while the fleet still awaits it.
+                miss = Backoff(interval, max(interval, MISS_MAX_BACKOFF), 2.0, (1.0, 1.25))
+                w.next_check = now + miss.delay(w.misses)
+                w.misses += 1
+                continue
+            absent.append(w)
         # Listed in flight far longer than usual: the list index may be stale.
         stale = [
             w
@@ -183,7 +195,6 @@ class Sweeper:
         ]
         if not absent and not stale:
             return 0
-        interval = self._registry.sweep_interval or DEFAULT_INTERVAL
         source = self._tools.source(None)
         answered = 0
 
