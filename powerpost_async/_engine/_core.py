@@ -87,7 +87,14 @@ class EngineCore:
         self._idle = idle
         self._registry = Registry(kind)
         self._tools = Tools(
-            self._source_for, clock, sleep, self._seen, self._fail, kind, self._left_lists
+            self._source_for,
+            clock,
+            sleep,
+            self._seen,
+            self._fail,
+            kind,
+            self._left_lists,
+            self._may_poll,
         )
         # Only a kind with a list endpoint is swept; the others are polled per id.
         self._sweeper = (
@@ -433,6 +440,10 @@ class EngineCore:
             each.see(job, now)
             if terminal:
                 self._finish(each, job, announce=announce)
+
+    def _may_poll(self, watch: Watch) -> bool:
+        # A fence: an id polled only for the fleet is asked about only under the lease.
+        return watch.awaited_here or self._may_sweep()
 
     def _left_lists(self, watch: Watch) -> bool:
         """A swept id left the in-flight lists. Awaited here, it is read (the caller

@@ -59,12 +59,14 @@ async def poll(watch: Watch, tools: Tools) -> None:
 
     async def attempt() -> Any:
         pace.begin(clock())
+        if not tools.may_poll(watch):
+            return None  # a fence: not ours to ask about now; look again at the next turn
         job = await tools.source(watch).fetch(watch.id, deadline=watch.deadline)
         tools.seen(watch, job)
         return job
 
     retrying = _t.AsyncRetrying(
-        retry=_t.retry_if_result(lambda job: not terminal(job))
+        retry=_t.retry_if_result(lambda job: job is None or not terminal(job))
         | _t.retry_if_exception(is_transient),
         wait=plan,
         stop=past_deadline,

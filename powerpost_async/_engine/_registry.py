@@ -67,6 +67,8 @@ class Tools:
         left: Called for a swept id that left the in-flight lists; ``True`` if that is
             all there was to do (awaited only for the fleet, whose members read it), so
             no GET is needed here.
+        may_poll: Asked before each poll; ``False`` skips it (an id polled only for the
+            fleet, by a leader whose lease may have lapsed).
     """
 
     source: Callable[[Watch | None], Source]
@@ -76,6 +78,7 @@ class Tools:
     fail: Callable[[Watch, BaseException], None]
     kind: JobKind[Any]
     left: Callable[[Watch], bool] = lambda watch: False
+    may_poll: Callable[[Watch], bool] = lambda watch: True
 
 
 class Holder:
