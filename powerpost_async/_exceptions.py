@@ -46,6 +46,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from multidict import CIMultiDict
+
 if TYPE_CHECKING:
     from ._models import Generation, ImageGeneration, Post, VideoGeneration
 
@@ -192,7 +194,29 @@ def _strings_in(body: object, *names: str) -> list[str]:
 
 
 _SCOPE = re.compile(r"\b([a-z]+:(?:read|write|generate|publish))\b")
-_PLATFORM_WORDS = ("instagram", "tiktok", "youtube", "x", "facebook", "linkedin")
+# The documented platforms (REFERENCE: "Known platforms"). ``x`` is one of them: a
+# one-letter name is a platform like any other, never noise to filter out.
+_PLATFORM_WORDS = frozenset({"instagram", "tiktok", "youtube", "x", "facebook", "linkedin"})
+_LIST_SEPARATOR = r"\s*(?:,\s*and\b|,|\band\b|&)\s*"
+# A message ending in a list of names, e.g. "Not connected in this workspace: x, threads".
+_NAMED_LIST = re.compile(rf"\s*([a-z0-9_-]+(?:{_LIST_SEPARATOR}[a-z0-9_-]+)*)\s*\.?\s*")
+
+
+def _platforms_in_message(message: str) -> list[str]:
+    """The platforms a message names, in its order.
+
+    A message ending in ``": a, b and c"`` that names at least one known platform is
+    read whole, so a platform the SDK does not know yet is kept too; otherwise every
+    known platform written as a word in the message (``x`` included).
+    """
+    text = message.lower()
+    _, colon, after = text.rpartition(":")
+    tail = _NAMED_LIST.fullmatch(after) if colon else None
+    if tail is not None:
+        items = [item for item in re.split(_LIST_SEPARATOR, tail.group(1)) if item]
+        if any(item in _PLATFORM_WORDS for item in items):
+            return list(dict.fromkeys(items))
+    return list(dict.fromkeys(w for w in re.findall(r"[a-z]+", text) if w in _PLATFORM_WORDS))
 
 
 class InsufficientScopeError(PermissionDeniedError):
@@ -243,8 +267,9 @@ class PlatformNotConnectedError(UnprocessableEntityError):
     workspace.
 
     Attributes:
-        platforms: The platforms the answer named (from a ``platforms`` or ``platform``
-            field, else from its message); empty if it named none.
+        platforms: Every platform the answer named, as it named them (from a
+            ``platforms`` or ``platform`` field of the error or its ``details``, else
+            from its message), ``"x"`` included; empty if it named none.
     """
 
     def __init__(
@@ -256,10 +281,7 @@ class PlatformNotConnectedError(UnprocessableEntityError):
         request_id: str | None = None,
         body: object = None,
     ) -> None:
-        named = _strings_in(body, "platforms", "platform")
-        if not named:
-            words = re.findall(r"[a-z]+", message.lower())
-            named = [p for p in _PLATFORM_WORDS if p in words and p != "x"]
+        named = _strings_in(body, "platforms", "platform") or _platforms_in_message(message)
         self.platforms: tuple[str, ...] = tuple(named)
         super().__init__(
             message, status_code=status_code, code=code, request_id=request_id, body=body
@@ -369,9 +391,68 @@ class ResponseValidationError(APIError):
 class MalformedResponseError(ResponseValidationError):
     """A success response whose body was not JSON at all (truncated or garbled on the way).
 
-    Reads (GETs) are retried after it like after a dropped connection; a ``create`` is
-    not, since it may have worked: the raw body is in `body`.
+    Reads (GETs) are retried after it like after a dropped connection; a ``create`` (any
+    write that is not idempotent) is not, since the server answered a success: what it
+    creates may exist and may have been charged. Its message then says so: look for it
+    (`body`, the raw body received, may show its id) before creating it again.
+
+    Attributes:
+        status_code: The response's HTTP status (a success, e.g. ``200``), or ``None``
+            when not known.
+        request_id: The response's ``X-Request-Id`` header, when present: quote it to
+            support.
+        headers: The response's headers (looked up case-insensitively); empty when not
+            known.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        body: bytes | None = None,
+        errors: Sequence[str] = (),
+        status_code: int | None = None,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.request_id = request_id
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        super().__init__(message, body=body, errors=errors)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_malformed,
+            (
+                type(self),
+                self.message,
+                self.body,
+                self.errors,
+                self.status_code,
+                self.request_id,
+                # The transports' headers are a read-only view, which does not pickle.
+                CIMultiDict(self.headers),
+            ),
+        )
+
+
+def _rebuild_malformed(
+    cls: type[MalformedResponseError],
+    message: str,
+    body: bytes | None,
+    errors: tuple[str, ...],
+    status_code: int | None,
+    request_id: str | None,
+    headers: Mapping[str, str],
+) -> MalformedResponseError:
+    return cls(
+        message,
+        body=body,
+        errors=errors,
+        status_code=status_code,
+        request_id=request_id,
+        headers=headers,
+    )
 
 
 def _rebuild_validation(

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from ._converter import loads
 from ._exceptions import (
@@ -22,7 +22,14 @@ from ._exceptions import (
     RateLimitError,
     status_error_class,
 )
-from ._limits import API_PREFIX
+from ._limits import (
+    API_PREFIX,
+    GENERATE_PATH,
+    IMAGES_GENERATE_PATH,
+    MEDIA_UPLOAD_PATH,
+    POSTS_PATH,
+    VIDEOS_GENERATE_PATH,
+)
 from ._ratelimit import http_date
 from ._transport import Response
 from ._version import __version__
@@ -39,6 +46,7 @@ __all__ = [
     "path_segment",
     "query_string",
     "retry_after_hint",
+    "unreadable_write",
     "user_agent",
     "with_query",
 ]
@@ -111,7 +119,10 @@ def query_string(params: Mapping[str, str | int | None]) -> str:
 
 #: Headers the client owns: only the client's own settings change them (the key in
 #: ``PowerPost(api_key=...)``, the workspace with ``with_options(workspace_id=...)``).
-PROTECTED_HEADERS: Final = frozenset({"x-api-key", "x-workspace-id"})
+#: ``Authorization`` is among them: the API takes ``Authorization: Bearer <key>`` as the
+#: key too, so letting it through would let a request act with a key the client (its
+#: sweeper, its rate-limit gate, its fleet, all keyed by its own key) knows nothing of.
+PROTECTED_HEADERS: Final = frozenset({"x-api-key", "authorization", "x-workspace-id"})
 
 QueryValue = str | int | float | bool
 
@@ -122,8 +133,9 @@ def merge_headers(
     """``base`` with ``extra`` laid over it (case-insensitively), each header checked.
 
     Raises:
-        ValueError: ``extra`` would set the key or workspace header, or a name or value
-            could not go in a header.
+        ValueError: ``extra`` would set the key (``x-api-key`` or ``Authorization``,
+            in any case) or the workspace header, or a name or value could not go in a
+            header.
     """
     if not isinstance(extra, Mapping):
         raise TypeError(f"{what} must be a mapping of header names to values")
@@ -133,9 +145,15 @@ def merge_headers(
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise ValueError(f"{what}: {name!r} is not a valid header name")
         if name.lower() in PROTECTED_HEADERS:
+            if name.lower() == "x-workspace-id":
+                raise ValueError(
+                    f"{what} must not set {name}: the client sets it (use "
+                    "pp.with_options(workspace_id=...) for another workspace)"
+                )
             raise ValueError(
-                f"{what} must not set {name}: the client sets it (pass api_key= to "
-                "PowerPost, or use pp.with_options(workspace_id=...) for another workspace)"
+                f"{what} must not set {name}: the API reads it as the API key, which "
+                "the client sends itself; pass the key as api_key= to PowerPost (another "
+                "key: another PowerPost client)"
             )
         check_header_value(f"{what}[{name!r}]", value)
         previous = lowered.pop(name.lower(), None)
@@ -199,15 +217,67 @@ def check_api_path(path: object) -> str:
 
 def decode_json(response: Response) -> Any:
     """The JSON body of a successful response, or
-    [`MalformedResponseError`][powerpost_async.MalformedResponseError]."""
+    [`MalformedResponseError`][powerpost_async.MalformedResponseError] carrying the
+    response's status, request id and headers."""
     try:
         return loads(response.content)
     except ValueError as exc:  # json.JSONDecodeError and orjson.JSONDecodeError both are
+        status = response.status_code
+        request_id = response.headers.get("x-request-id") or None
         raise MalformedResponseError(
-            f"the server answered {response.status_code} with a body that is not JSON",
+            f"the server answered {status} with a body that is not JSON" + _quoting(request_id),
             body=response.content,
             errors=[_snippet(response.content)],
+            status_code=status,
+            request_id=request_id,
+            headers=response.headers,
         ) from exc
+
+
+# What a create leaves behind, by the path it is sent to.
+_CREATES: Final = {
+    GENERATE_PATH: "the generation",
+    IMAGES_GENERATE_PATH: "the image generation",
+    VIDEOS_GENERATE_PATH: "the video generation",
+    POSTS_PATH: "the post",
+    MEDIA_UPLOAD_PATH: "the uploaded media",
+}
+
+
+def unreadable_write(
+    error: MalformedResponseError, method: str, url: str
+) -> MalformedResponseError:
+    """``error`` (a success whose body is not JSON) retold for a write that is not
+    idempotent: the server did it, so it must not be sent again blindly.
+
+    Args:
+        error: What reading the answer raised.
+        method: The request's method.
+        url: The request's URL (its path names what a create made).
+    """
+    path = urlsplit(url).path
+    status = error.status_code if error.status_code is not None else "a success"
+    # endswith: a base URL may carry a path of its own (a proxy's prefix).
+    made = next((what for end, what in _CREATES.items() if path.endswith(end)), None)
+    if method != "POST":
+        made = None
+    if made is not None:
+        consequence = f"{made} may exist and may have been charged; check before creating it again"
+    else:
+        consequence = "what it does may have been done (and charged); check before sending it again"
+    return MalformedResponseError(
+        f"{method} {path}: the request was carried out ({status}) but its answer could not "
+        f"be read (not JSON): {consequence}{_quoting(error.request_id)}",
+        body=error.body,
+        errors=error.errors,
+        status_code=error.status_code,
+        request_id=error.request_id,
+        headers=error.headers,
+    )
+
+
+def _quoting(request_id: str | None) -> str:
+    return f" (request id {request_id})" if request_id else ""
 
 
 def error_from_response(response: Response, *, now: float) -> APIStatusError:

@@ -50,7 +50,14 @@ from ._exceptions import (
     RateLimitError,
 )
 from ._fleet import Coordinator
-from ._http import QueryValue, decode_json, error_from_response, merge_headers, with_query
+from ._http import (
+    QueryValue,
+    decode_json,
+    error_from_response,
+    merge_headers,
+    unreadable_write,
+    with_query,
+)
 from ._policy import RETRY_BACKOFF, may_resend
 from ._ratelimit import RateLimitGate
 from ._response import CAPTURE, Capture
@@ -520,7 +527,31 @@ class Requester:
         patient: bool,
         raw: bool = False,
     ) -> tuple[Response, Any]:
-        """After a failed first attempt: retry while it is safe, allowed and in time."""
+        """After a failed first attempt: retry while it is safe, allowed and in time.
+
+        A write that is not idempotent and ends on a success it cannot read was carried
+        out: its error says so (the failure path is the only one that knows it is a write).
+        """
+        try:
+            return await self._retry(
+                request, first_error, idempotent, deadline, retries, patient, raw
+            )
+        except MalformedResponseError as error:
+            if idempotent:
+                raise
+            told = unreadable_write(error, request.method, request.url)
+            raise told.with_traceback(error.__traceback__) from error.__cause__
+
+    async def _retry(
+        self,
+        request: Request,
+        first_error: APIError,
+        idempotent: bool,
+        deadline: float | None,
+        retries: int,
+        patient: bool,
+        raw: bool,
+    ) -> tuple[Response, Any]:
         if (
             retries == 0
             or not may_resend(first_error, idempotent=idempotent)
