@@ -32,6 +32,7 @@ until): a pause or a window that would hold it longer raises
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -40,7 +41,7 @@ from email.utils import parsedate_to_datetime
 from typing import Final
 
 from ._exceptions import RateLimitError
-from ._timing import Clock, Sleep
+from ._timing import Clock, Sleep, sleep_until_done
 
 __all__ = ["MAX_PAUSE", "RateLimitGate", "http_date", "integer_header", "number_header"]
 
@@ -91,6 +92,12 @@ class RateLimitGate:
         self._server_reset = 0.0  # monotonic
         self._server_remaining = 0
         self._held = 0  # callers inside admit() right now
+        # How many requests the current window opened with, and what admit()'s sleepers
+        # wait on besides the clock: a window that opened with figures that no longer
+        # hold is widened by a fresher answer, a hint moves the window's end, and they
+        # must hear of it at once.
+        self._opened_with = 0
+        self._widened: asyncio.Future[None] | None = None
         #: The headers of the latest response with rate-limit figures (for
         #: ``PowerPost.rate_limit``, parsed only when read).
         self.last_quota_headers: Mapping[str, str] | None = None
@@ -163,6 +170,9 @@ class RateLimitGate:
             # No hint: wait for the server's window to reset.
             reset_at = self._server_reset if self._server_reset > now else 0.0
             self._window_end = max(self.pause_until, reset_at, now + MIN_WINDOW)
+        # Whoever sleeps for the window that was (a server's reset a minute away) wakes
+        # and follows the new plan (a hint's second).
+        self._wake()
         return pause
 
     def observe(self, headers: Mapping[str, str]) -> bool:
@@ -182,10 +192,30 @@ class RateLimitGate:
         elif reset > self._server_reset:
             self._server_reset, self._server_remaining = reset, remaining
         if now < self._window_end and reset > now:
-            # No more than the server allows until its reset. (If its window outlasts
-            # ours, the next of ours starts from its figures: see _next_window.)
-            self._tokens = min(self._tokens, remaining)
+            if (
+                remaining > self._opened_with
+                and limit is not None
+                and limit > self._opened_with
+                and not self._limited_in_window
+            ):
+                # The window opened from figures that no longer hold (the tail of a
+                # `Limit: 0` episode, slow start): a fresh answer says the server has
+                # room now. Follow it until its reset, and wake whoever waits.
+                self._tokens = max(self._tokens, remaining)
+                self._opened_with = remaining
+                self._window_end = min(self._window_end, reset)
+                self._wake()
+            else:
+                # No more than the server allows until its reset. (If its window
+                # outlasts ours, the next of ours starts from its figures: see
+                # _next_window.)
+                self._tokens = min(self._tokens, remaining)
         return True
+
+    def _wake(self) -> None:
+        widened, self._widened = self._widened, None
+        if widened is not None and not widened.done():
+            widened.set_result(None)
 
     # -- letting requests through ---------------------------------------------------------
 
@@ -216,7 +246,10 @@ class RateLimitGate:
                     return
                 until = self._window_end
                 _check_wait(until, now, limit, "requests are being released paced")
-                await self._sleep(until - now)
+                # Until the window ends, or a fresher answer widens it (see observe).
+                if self._widened is None:
+                    self._widened = asyncio.get_running_loop().create_future()
+                await sleep_until_done(self._widened, until - now, self._sleep)
         finally:
             self._held -= 1
 
@@ -246,6 +279,7 @@ class RateLimitGate:
         if self._hint_owed:
             self._hint_owed = False
             self._tokens = max(1, self._tokens)
+        self._opened_with = self._tokens
         return True
 
 

@@ -190,6 +190,9 @@ class EngineCore:
                 pace.bring_forward(first_look(now, pace.last, interval, deadline))
         sweeper = self._sweeper
         if sweeper is not None and sweeper.running and holder.sweeps_here:
+            for watch in watches:
+                # Its look, as alone: not held back by backoffs learnt for others.
+                watch.next_check = watch.unreached_check = 0.0
             sweeper.joined(first_look(now, sweeper.pace.last, interval, deadline))
 
     def _deadlines(self, holder: Holder, watches: list[Watch]) -> dict[str, float | None]:

@@ -170,6 +170,8 @@ class Watch:
         "stale_check",
         "stale_checks",
         "unfinished_at",
+        "unreached_check",
+        "unreached_checks",
     )
 
     def __init__(self, job_id: str, future: asyncio.Future[Any], kind: JobKind[Any]) -> None:
@@ -197,6 +199,10 @@ class Watch:
         self.listed_since: float | None = None
         self.stale_checks = 0
         self.stale_check = 0.0
+        #: Read after walks cut short (the ids they did not reach), backed off: how
+        #: often, and when it may be again.
+        self.unreached_checks = 0
+        self.unreached_check = 0.0
         #: How the server spells this id, when it answered with another spelling.
         self.server_id: str | None = None
         #: When it was last seen in flight (clock time; ``None``: never).

@@ -38,7 +38,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from powerpost_async._bulk import run_bounded
 from powerpost_async._converter import structure
@@ -46,6 +46,7 @@ from powerpost_async._exceptions import (
     APIError,
     APIStatusError,
     NotFoundError,
+    RateLimitError,
     ResponseValidationError,
 )
 from powerpost_async._models import IN_FLIGHT, Generation, GenerationStatus, GenerationSummary, Page
@@ -68,6 +69,9 @@ SWEEP_MAX_PAGES: Final = 500
 #: Longest pause after failed ticks in a row, and between GETs of an id the lists miss.
 SWEEP_MAX_BACKOFF: Final = 30.0
 MISS_MAX_BACKOFF: Final = 60.0
+#: The shortest pause after a tick that got a 429 with a hint (a server answering
+#: ``Retry-After: 0`` to every list must not make the sweeper spin).
+MIN_HINTED_PAUSE: Final = 0.5
 #: Ticks in a row that answer nobody before the sweeper starts to slow down.
 QUIET_TICKS: Final = 3
 #: An id the in-flight lists have shown this long (far longer than a generation takes)
@@ -139,10 +143,17 @@ class Sweeper:
             try:
                 answered = await self._tick()
             except Exception as error:  # cancellation propagates
-                if isinstance(error, APIError) and is_transient(error):
+                if isinstance(error, RateLimitError) and error.retry_after is not None:
+                    # The server said when the next request may go (the client's gate
+                    # paces what follows): no backoff of our own on top of it.
+                    pause = max(error.retry_after, MIN_HINTED_PAUSE)
+                elif isinstance(error, APIError) and is_transient(error):
                     backoff = Backoff(interval, max(longest, SWEEP_MAX_BACKOFF), 2.0, (1.0, 1.25))
                     pause = backoff.delay(failures)
                     failures += 1
+                else:
+                    pause = -1.0
+                if pause >= 0:
                     logger.info("sweep failed (%s); next try in %.1f s", error, pause)
                     pace.looked(clock(), pause)
                     continue
@@ -172,12 +183,25 @@ class Sweeper:
         watches = self._registry.open_sweepable()
         if not watches:
             return 0
-        in_flight = await self._scan(watches)
+        in_flight, complete = await self._scan(watches)
         now = self._tools.clock()
         interval = self._registry.sweep_interval or DEFAULT_INTERVAL
-        absent: list[Watch] = []
+        checks: list[tuple[Watch, _Why]] = []
         for i, w in watches.items():
-            if i in in_flight or w.next_check > now:
+            if i in in_flight:
+                # Listed in flight far longer than usual: the list index may be stale.
+                if _listed_too_long(w, now) and w.stale_check <= now:
+                    checks.append((w, "stale"))
+                continue
+            if not complete:
+                # A walk cut short (broken pagination, a refused page) proves nothing
+                # about the ids it did not reach: each is read, on a backoff of its own
+                # that a later complete walk does not reset (a list refused every other
+                # tick must not cost a GET per id per tick).
+                if w.unreached_check <= now:
+                    checks.append((w, "unreached"))
+                continue
+            if w.next_check > now:
                 continue
             if self._tools.left(w):
                 # Announced as ended to the fleet, whose members read it: announced
@@ -186,47 +210,47 @@ class Sweeper:
                 w.next_check = now + miss.delay(w.misses)
                 w.misses += 1
                 continue
-            absent.append(w)
-        # Listed in flight far longer than usual: the list index may be stale.
-        stale = [
-            w
-            for i, w in watches.items()
-            if i in in_flight and _listed_too_long(w, now) and w.stale_check <= now
-        ]
-        if not absent and not stale:
+            checks.append((w, "absent"))
+        if not checks:
             return 0
         source = self._tools.source(None)
         answered = 0
 
-        async def check(item: tuple[Watch, bool]) -> None:
+        async def check(item: tuple[Watch, _Why]) -> None:
             nonlocal answered
-            watch, listed = item
+            watch, why = item
             try:
                 result: Any = await source.fetch(watch.id, deadline=None)
             except Exception as error:  # filed below; cancellation propagates
                 result = error
             # Filed the moment it arrives: the other GETs of the tick do not hold it back.
             if not watch.done:
-                self._file(watch, result, interval, listed=listed)
+                self._file(watch, result, interval, why)
                 answered += watch.done
 
-        checks = [(w, False) for w in absent] + [(w, True) for w in stale]
         await run_bounded(checks, check, SWEEP_GET_CONCURRENCY, return_exceptions=False)
         return answered
 
-    def _file(self, watch: Watch, result: Any, interval: float, *, listed: bool) -> None:
+    def _file(self, watch: Watch, result: Any, interval: float, why: _Why) -> None:
         """What a GET of an id said: resolve it, or look again later (backed off).
-        ``listed``: the lists show it in flight (a check for a stale list index)."""
+
+        ``why`` it was read: absent from complete lists, not reached by a walk cut
+        short, or listed in flight far longer than usual (a stale list index?).
+        """
         if isinstance(result, Generation):
             self._tools.seen(watch, result)
             if not result.status.is_terminal:
                 now = self._tools.clock()
-                if listed:
-                    # Listed far longer than usual, and still in flight: a long job, not
-                    # a stale list. Check again, each time later, up to STALE_MAX_BACKOFF.
+                if why == "stale":
+                    # A long job, not a stale list: again, each time later, up to
+                    # STALE_MAX_BACKOFF.
                     stale = Backoff(interval, max(interval, STALE_MAX_BACKOFF), 2.0, (1.0, 1.25))
                     watch.stale_check = now + stale.delay(watch.stale_checks)
                     watch.stale_checks += 1
+                elif why == "unreached":
+                    miss = Backoff(interval, max(interval, MISS_MAX_BACKOFF), 2.0, (1.0, 1.25))
+                    watch.unreached_check = now + miss.delay(watch.unreached_checks)
+                    watch.unreached_checks += 1
                 else:
                     # The lists missed it although it is in flight: look again later,
                     # each time later still, rather than at every tick.
@@ -237,8 +261,9 @@ class Sweeper:
             self._tools.fail(watch, result)
         # else transient: the next tick tries again
 
-    async def _scan(self, watches: dict[str, Watch]) -> set[str]:
-        """The ids of ``watches`` that the in-flight lists show, noting what they show."""
+    async def _scan(self, watches: dict[str, Watch]) -> tuple[set[str], bool]:
+        """The ids of ``watches`` that the in-flight lists show, noting what they show,
+        and whether every walk went to its end (not cut short by an error)."""
         found: set[str] = set()
         created = [w.last.created_at for w in watches.values() if w.last is not None]
         oldest = min(created) if len(created) == len(watches) else None
@@ -249,9 +274,10 @@ class Sweeper:
             if any(w.last_status is not GenerationStatus.PROCESSING for w in watches.values())
             else (GenerationStatus.PROCESSING,)
         )
+        complete = True
         for status in statuses:
-            await self._walk(status, watches, found, oldest)
-        return found
+            complete &= await self._walk(status, watches, found, oldest)
+        return found, complete
 
     async def _walk(
         self,
@@ -259,7 +285,9 @@ class Sweeper:
         watches: dict[str, Watch],
         found: set[str],
         oldest: datetime | None,
-    ) -> None:
+    ) -> bool:
+        """Walk one list; ``False`` if it was cut short (what it did not reach is
+        unknown)."""
         previous: datetime | None = None
         source = self._tools.source(None)
 
@@ -289,17 +317,24 @@ class Sweeper:
                         and page.data
                         and page.data[-1].created_at < oldest
                     ):
-                        return  # older than everything awaited: later pages hold none
+                        return True  # older than everything awaited: later pages hold none
         except ResponseValidationError as error:
             # Pagination that never ends, or a page we cannot read: what the walk did not
             # show is checked with a GET, like any id absent from the lists.
             logger.debug("sweep: the %s list ended early: %s", status.value, error)
+            return False
         except APIStatusError as error:
             if is_transient(error) or about_the_client(error):
                 raise  # retried after a backoff / the end of every swept wait
             # A page refused (a 400 "invalid cursor", a 404, a 422): it ends this walk,
             # not the waits; the ids it did not reach are checked with a GET.
             logger.info("sweep: the %s list ended early: %s", status.value, error)
+            return False
+        return True
+
+
+#: Why the sweeper reads an id (see `Sweeper._file`).
+_Why = Literal["absent", "unreached", "stale"]
 
 
 def _no_deadline() -> None:
