@@ -2,8 +2,9 @@
 
 The SDK checks its arguments against these before sending, and the fake
 (``powerpost_async.testing``) enforces the same figures when it answers, so the two
-cannot drift apart. Plain constants, and one pure function reading them
-(`sniff_format`: which format a file's first bytes announce).
+cannot drift apart. Plain constants, and pure functions reading them
+(`identify_format`: which format a file's first bytes announce; `sniff_format`: the
+same, among the accepted formats).
 """
 
 from __future__ import annotations
@@ -42,17 +43,23 @@ __all__ = [
     "MEDIA_EXTENSIONS",
     "MEDIA_FORMATS",
     "MEDIA_TYPES",
+    "MEDIA_TYPE_ALIASES",
     "MEDIA_UPLOAD_PATH",
     "POSTS_PATH",
     "POST_ITEMS_PATH",
     "SCOPES",
+    "SNIFF_BYTES",
     "TITLED_POST_TYPES",
+    "UNLISTED_FORMATS",
     "VIDEOS_GENERATE_PATH",
     "VIDEO_FORMATS",
     "VIDEO_GENERATIONS_PATH",
     "VIDEO_MODELS",
     "VIDEO_SIZES",
     "VideoModel",
+    "accepted_formats",
+    "describe_format",
+    "identify_format",
     "sniff_format",
 ]
 
@@ -99,7 +106,8 @@ MEDIA_TYPES = ("image", "video")
 #: larger reading (MiB) is used, so that nothing the server takes is refused here.
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_VIDEO_BYTES = 500 * 1024 * 1024
-#: Accepted formats per type, as MIME types.
+#: Accepted formats per type, as MIME types (the upload page: JPEG, PNG, WebP; MP4, MOV,
+#: WebM).
 IMAGE_FORMATS = ("image/jpeg", "image/png", "image/webp")
 VIDEO_FORMATS = ("video/mp4", "video/quicktime", "video/webm")
 #: Every accepted format: MIME type -> (media type, its name, the extension of a file
@@ -112,6 +120,20 @@ MEDIA_FORMATS: dict[str, tuple[str, str, str]] = {
     "video/quicktime": ("video", "MOV", ".mov"),
     "video/webm": ("video", "WebM", ".webm"),
 }
+#: Formats told apart by their first bytes that the API does not list: MIME type ->
+#: (what it is, its name). Recognised only to be named when they are refused: a file
+#: in one of them is never sent as one of the accepted formats.
+UNLISTED_FORMATS: dict[str, tuple[str, str]] = {
+    "image/heic": ("image", "HEIC"),
+    "image/heif": ("image", "HEIF"),
+    "image/avif": ("image", "AVIF"),
+    "image/gif": ("image", "GIF"),
+    "image/x-canon-cr3": ("image", "Canon CR3"),
+    "audio/mp4": ("audio", "M4A"),
+    "video/x-matroska": ("video", "Matroska"),
+}
+#: Other spellings of accepted MIME types, as clients send them.
+MEDIA_TYPE_ALIASES: dict[str, str] = {"image/jpg": "image/jpeg", "video/mov": "video/quicktime"}
 #: File name extensions -> MIME type (fixed here: ``mimetypes`` answers per machine).
 MEDIA_EXTENSIONS: dict[str, str] = {
     ".jpg": "image/jpeg",
@@ -124,21 +146,104 @@ MEDIA_EXTENSIONS: dict[str, str] = {
     ".qt": "video/quicktime",
     ".webm": "video/webm",
 }
+#: The first bytes of a file that its format is read from (by the SDK and the fake
+#: alike): enough for an ``ftyp`` box with a dozen compatible brands, and for the
+#: DocType of a WebM's EBML header.
+SNIFF_BYTES = 64
+
+# ISO base media files (MP4, MOV, HEIF, AVIF, M4A, 3GP...) all begin with an ``ftyp``
+# box: its size (4 bytes), ``ftyp``, the major brand (the format the file is written
+# as), a minor version, then compatible brands up to the box's size. A brand that
+# names one format decides, the major brand first; a generic one (``isom``: "some ISO
+# base media file", ``mif1``: "some HEIF image") decides only if none does.
+_FTYP_BRANDS: dict[bytes, str] = {
+    **dict.fromkeys([b"heic", b"heix", b"hevc", b"heim", b"heis", b"hevm", b"hevs"], "image/heic"),
+    b"avif": "image/avif",
+    b"avis": "image/avif",
+    b"crx ": "image/x-canon-cr3",
+    **dict.fromkeys([b"M4A ", b"M4B ", b"M4P "], "audio/mp4"),
+    b"qt  ": "video/quicktime",
+    **dict.fromkeys([b"mp41", b"mp42", b"avc1", b"dash", b"M4V "], "video/mp4"),
+}
+_FTYP_GENERIC: dict[bytes, str] = {
+    **dict.fromkeys([b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6"], "video/mp4"),
+    **dict.fromkeys([b"mif1", b"msf1", b"miaf"], "image/heif"),
+}
 
 
-def sniff_format(head: bytes) -> str | None:
-    """The MIME type the first bytes of a file announce, among the accepted formats."""
+def _ftyp_format(head: bytes) -> str | None:
+    size = int.from_bytes(head[:4], "big")
+    if size == 1:
+        return None  # a 64-bit box size moves the brands: never seen for ftyp
+    end = len(head) if size == 0 else min(size, len(head))  # 0: the box runs to the end
+    brands = [head[8:12], *(head[i : i + 4] for i in range(16, end - 3, 4))]
+    generic = None
+    for brand in brands:
+        if len(brand) < 4:
+            break  # the file ends inside its ftyp box
+        found = _FTYP_BRANDS.get(brand)
+        if found is None and brand.startswith(b"3gp"):  # 3gp4, 3gp5, 3gp6... (3GPP)
+            found = "video/mp4"
+        if found is not None:
+            return found
+        if generic is None:
+            generic = _FTYP_GENERIC.get(brand)
+    return generic
+
+
+def _ebml_format(head: bytes) -> str:
+    # The EBML header's DocType element (ID 42 82, a one-byte size, the name) tells a
+    # WebM from any other Matroska file; if it is not in the first bytes, WebM is assumed.
+    at = head.find(b"\x42\x82", 4)
+    if 0 <= at < len(head) - 2 and head[at + 2] & 0x80:
+        doc_type = head[at + 3 : at + 3 + (head[at + 2] & 0x7F)]
+        if doc_type == b"matroska":
+            return "video/x-matroska"
+    return "video/webm"
+
+
+def identify_format(head: bytes) -> str | None:
+    """The MIME type of the format a file's first bytes announce (accepted or one of
+    `UNLISTED_FORMATS`), or ``None`` if they announce none the SDK knows."""
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
     if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+        return _ftyp_format(head)
     if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
+        return _ebml_format(head)
     return None
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The MIME type the first bytes of a file announce, among the accepted formats."""
+    found = identify_format(head)
+    return found if found in MEDIA_FORMATS else None
+
+
+_AN = frozenset({"AVIF", "M4A", "MP4"})
+
+
+def describe_format(mime: str) -> str:
+    """A format known by its MIME type, in words: ``"a HEIC image"``, ``"an MP4 video"``."""
+    if mime in MEDIA_FORMATS:
+        kind, label, _ = MEDIA_FORMATS[mime]
+    else:
+        kind, label = UNLISTED_FORMATS[mime]
+    noun = "audio file" if kind == "audio" else kind
+    return f"{'an' if label in _AN else 'a'} {label} {noun}"
+
+
+def accepted_formats() -> str:
+    """What the API accepts, in words: ``"JPEG, PNG, WebP images and MP4, MOV, WebM videos"``."""
+    images = ", ".join(MEDIA_FORMATS[m][1] for m in IMAGE_FORMATS)
+    videos = ", ".join(MEDIA_FORMATS[m][1] for m in VIDEO_FORMATS)
+    return f"{images} images and {videos} videos"
 
 
 #: Image generation: prompt length, sizes, models (model -> the sizes it makes),

@@ -3,11 +3,14 @@
 Nothing of the file is held in memory beyond one chunk (256 KiB): a path is read chunk by
 chunk in the loop's executor as the transport asks for it, and the multipart framing
 around it is written by hand (two small byte strings). What can be checked before
-sending is checked before sending, each problem named (``ValueError``/``TypeError``):
-the source, the format (sniffed from the first bytes, else the file name's extension),
-whether the type accepts it, the size against the type's limit. A source whose size is
-not known in advance (an async iterator) is counted as it streams, and the upload stops
-before more than the limit is sent.
+sending is checked before sending, each problem named (``ValueError``/``TypeError``; a
+missing file is also a ``FileNotFoundError``): the source, the format (read from the
+first bytes, else the file name's extension; or the content type the caller states),
+whether the API lists it and the type accepts it, the size against the type's limit. A
+source whose size is not known in advance (an async iterator) is counted as it streams,
+and the upload stops before more than the limit is sent; a file whose size changes
+while it streams (it shrinks, or grows past the size it had) stops the upload before its
+end.
 
 An upload is not idempotent (each one makes a media), so it follows the rule of every
 create: sent again only when it surely never reached the server, and only if its body
@@ -18,6 +21,7 @@ was read).
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import os
 import secrets
@@ -33,10 +37,14 @@ from ._limits import (
     MAX_VIDEO_BYTES,
     MEDIA_EXTENSIONS,
     MEDIA_FORMATS,
+    MEDIA_TYPE_ALIASES,
     MEDIA_TYPES,
     MEDIA_UPLOAD_PATH,
+    SNIFF_BYTES,
     VIDEO_FORMATS,
-    sniff_format,
+    accepted_formats,
+    describe_format,
+    identify_format,
 )
 from ._models import Media
 from ._response import with_response
@@ -51,14 +59,16 @@ __all__ = [
     "MediaResource",
     "MediaWithResponse",
     "Readable",
+    "UploadContent",
+    "UploadFileNotFoundError",
     "UploadProgressCallback",
     "UploadSource",
 ]
 
 #: Bytes read from the source at a time (and the most held in memory at once).
 CHUNK_SIZE: Final = 256 * 1024
-#: Bytes enough to tell every accepted format apart (WebP's and MOV's marks end at 12).
-_SNIFF_BYTES: Final = 12
+#: Bytes read to tell the format (an ftyp box's compatible brands, a WebM's DocType).
+_SNIFF_BYTES: Final = SNIFF_BYTES
 _MIB: Final = 1024 * 1024
 
 MediaType = Literal["image", "video"]
@@ -75,11 +85,28 @@ class Readable(Protocol):
         ...
 
 
-#: What `MediaResource.upload` takes: a path, the bytes themselves, a binary file
-#: object, or an async iterable of byte chunks.
-UploadSource = (
+#: A file's content: a path, the bytes themselves, a binary file object, or an async
+#: iterable of byte chunks.
+UploadContent = (
     str | os.PathLike[str] | bytes | bytearray | memoryview | Readable | AsyncIterable[bytes]
 )
+#: What `MediaResource.upload` takes: a file's content, or (as openai-python takes files)
+#: ``(file_name, content)`` or ``(file_name, content, content_type)``, where ``None``
+#: stands for "not given".
+UploadSource = (
+    UploadContent | tuple[str | None, UploadContent] | tuple[str | None, UploadContent, str | None]
+)
+
+
+class UploadFileNotFoundError(FileNotFoundError, ValueError):
+    """The path given to upload names no file (nothing was sent).
+
+    A `FileNotFoundError` (``errno``, ``strerror``, ``filename`` set as ``open`` sets
+    them), and a `ValueError` like every other source refused before sending.
+    """
+
+    def __str__(self) -> str:
+        return f"cannot read {os.fsdecode(self.filename)}: {self.strerror}"
 
 
 class UploadProgressCallback(Protocol):
@@ -110,6 +137,7 @@ class MediaResource:
         *,
         type: MediaType | None = None,
         file_name: str | None = None,
+        content_type: str | None = None,
         size: int | None = None,
         on_progress: UploadProgressCallback | None = None,
         timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
@@ -121,8 +149,10 @@ class MediaResource:
         at most 500 MiB) and return the new media: pass its ``media_id`` on.
 
         The file is streamed, never read whole into memory. Before anything is sent, the
-        format is sniffed from its first bytes (else taken from the file name's
-        extension), checked against ``type`` and the type's size limit.
+        format is read from its content (else taken from the file name's extension):
+        a format the API does not list (HEIC, AVIF, GIF, M4A...) is refused, and the
+        format is checked against ``type`` and the type's size limit. When you know
+        better than the content, state the format with ``content_type``.
 
         Like a create, an upload is sent again only when it surely never reached the
         server (connection refused, 429), and only if its body can be replayed: a path,
@@ -136,10 +166,16 @@ class MediaResource:
                 this returns); a binary file object (``open(path, "rb")``; read from its
                 current position; one that cannot seek is read once, like an async
                 iterator); or an async iterable of ``bytes`` chunks (read once, and closed
-                with ``aclose()`` if it has one when the upload ends).
+                with ``aclose()`` if it has one when the upload ends). Or a tuple
+                ``(file_name, content)`` or ``(file_name, content, content_type)`` of
+                one of those, as openai-python takes files (``None`` for "not given").
             type: ``"image"`` or ``"video"``; by default, what the format is.
             file_name: The name the media gets; by default the path's (or the file
                 object's) base name, else ``upload`` and the format's extension.
+            content_type: The format's MIME type (``"image/jpeg"``, ``"video/mp4"``...),
+                when you know better than the content: the format is then not read from
+                the file, but it must still be one the API lists, accepted by ``type``,
+                and the file within the type's limit.
             size: For an async iterator (or a file that cannot seek): its size in bytes,
                 if known. It is then checked before sending and sent as
                 ``Content-Length`` (else the body is sent chunked), and the upload fails
@@ -160,15 +196,18 @@ class MediaResource:
         Raises:
             TypeError: ``source`` is none of the kinds above, or yields something other
                 than bytes (nothing sent).
-            ValueError: The file cannot be read, is empty, is not an accepted format, is
-                not accepted as ``type``, or is over the type's limit (nothing sent); or
-                an async iterator passed the limit (or ``size``) while streaming (the
-                upload is cut off before more than that is sent).
+            FileNotFoundError: The path names no file (nothing sent). The error is also
+                a ``ValueError``.
+            ValueError: The file cannot be read, is empty, is in a format the API does
+                not list, is not accepted as ``type``, or is over the type's limit
+                (nothing sent); or an async iterator passed the limit (or ``size``), or a
+                file shrank or grew, while streaming (the upload is cut off before its
+                end).
             FileTooLargeError: The API refused the file's size (413 ``FILE_TOO_LARGE``).
             StorageQuotaExceededError: The workspace's storage is full.
             BadRequestError: The API refused the upload (``VALIDATION_ERROR``).
         """
-        upload = await _prepare(source, type, file_name, size, on_progress)
+        upload = await _prepare(source, type, file_name, content_type, size, on_progress)
         try:
             return await self._requester.post(
                 MEDIA_UPLOAD_PATH,
@@ -213,6 +252,8 @@ class _Source:
     replayable: bool = True
     name: str | None = None
     head: bytes = b""
+    #: How messages name the file (set once it is known).
+    what: str = "the file"
 
     def reader(self) -> _Read:
         raise NotImplementedError
@@ -221,11 +262,27 @@ class _Source:
         """Release what the upload took over (an async iterator it was handed)."""
 
 
-def _read_at(path: str | bytes, offset: int, size: int) -> bytes:
+def _read_at(path: str | bytes, offset: int, size: int) -> tuple[bytes, int]:
+    """``size`` bytes of the file from ``offset`` (fewer at its end), and its size now."""
     # Opened for each chunk: no file handle outlives a chunk, whoever abandons the body.
     with open(path, "rb") as file:
         file.seek(offset)
-        return file.read(size)
+        return file.read(size), os.fstat(file.fileno()).st_size
+
+
+def _shrank(what: str, size: int, now: int) -> ValueError:
+    return ValueError(
+        f"{what} shrank while it was being uploaded: it had {size} bytes when the upload "
+        f"began, {now} now; the upload was stopped before its end"
+    )
+
+
+def _grew(what: str, size: int, now: int) -> ValueError:
+    return ValueError(
+        f"{what} grew while it was being uploaded: it had {size} bytes when the upload "
+        f"began, {now} now; the upload was stopped before its end (upload it again once "
+        "it is complete)"
+    )
 
 
 class _PathSource(_Source):
@@ -234,10 +291,11 @@ class _PathSource(_Source):
         self.size = self.total = size
         self.head = head
         self.name = os.path.basename(os.fsdecode(path))
+        self.what = os.fsdecode(path)
 
     def reader(self) -> _Read:
         loop = asyncio.get_running_loop()
-        path, size = self.path, self.total
+        path, size, what = self.path, self.total, self.what
         offset = 0
 
         async def read() -> bytes:
@@ -245,11 +303,16 @@ class _PathSource(_Source):
             if offset >= size:
                 return b""
             want = min(CHUNK_SIZE, size - offset)
-            chunk = await loop.run_in_executor(None, _read_at, path, offset, want)
+            # The size was taken before sending and went out as Content-Length: with the
+            # last chunk, one byte more is asked for, so that a file still being written
+            # fails here, before the request ends, rather than be cut to its first size.
+            last = offset + want == size
+            ask = want + 1 if last else want
+            chunk, now = await loop.run_in_executor(None, _read_at, path, offset, ask)
             if len(chunk) < want:
-                raise ValueError(
-                    f"{os.fsdecode(path)} shrank while it was being uploaded (it had {size} bytes)"
-                )
+                raise _shrank(what, size, now)
+            if len(chunk) > want:
+                raise _grew(what, size, max(now, size + 1))
             offset += want
             return chunk
 
@@ -286,9 +349,13 @@ class _FileSource(_Source):
         self.name = _file_name_of(file)
 
     def reader(self) -> _Read:
-        file, size = self.file, self.total
-        file.seek(self.start)  # type: ignore[attr-defined]  # checked seekable
+        file, start, size = self.file, self.start, self.total
+        file.seek(start)  # type: ignore[attr-defined]  # checked seekable
         offset = 0
+
+        async def size_now() -> int:
+            _, end = await asyncio.get_running_loop().run_in_executor(None, _position_and_end, file)
+            return end - start
 
         async def read() -> bytes:
             nonlocal offset
@@ -297,8 +364,12 @@ class _FileSource(_Source):
             want = min(CHUNK_SIZE, size - offset)
             chunk = await _read_file(file, want)
             if not chunk:
-                raise ValueError(f"the file shrank while it was being uploaded ({size} bytes)")
+                raise _shrank(self.what, size, await size_now())
             offset += len(chunk)
+            # As for a path: at the size announced, a file still being written fails
+            # before the request ends.
+            if offset >= size and await _read_file(file, 1):
+                raise _grew(self.what, size, await size_now())
             return chunk
 
         return read
@@ -398,6 +469,7 @@ async def _one_shot(
     """Read the first chunks of a one-shot source, enough to sniff its format."""
     chunks: list[bytes] = []
     held = 0
+    read = False
     try:
         while held < _SNIFF_BYTES:
             chunk = await more()
@@ -405,10 +477,10 @@ async def _one_shot(
                 break
             chunks.append(chunk)
             held += len(chunk)
-    except BaseException:
-        if close is not None:
+        read = True
+    finally:
+        if not read and close is not None:  # failed or cancelled: the source is not ours
             await close()
-        raise
     return _OneShotSource(chunks, more, size, close, name)
 
 
@@ -419,6 +491,9 @@ async def _open_source(source: object, size: int | None) -> _Source:
         loop = asyncio.get_running_loop()
         try:
             found, head = await loop.run_in_executor(None, _stat_and_head, path)
+        except FileNotFoundError as exc:
+            why = exc.strerror or os.strerror(errno.ENOENT)
+            raise UploadFileNotFoundError(errno.ENOENT, why, path) from exc
         except OSError as exc:
             why = exc.strerror or type(exc).__name__
             raise ValueError(f"cannot read {os.fsdecode(path)!s}: {why}") from exc
@@ -510,18 +585,65 @@ def check_file_name(name: object) -> str | None:
     return name
 
 
-def _describe(what: str, mime: str) -> str:
-    kind, label, _ = MEDIA_FORMATS[mime]
-    return f"{what} is a {label} {kind}"
+def check_content_type(value: object) -> str | None:
+    """A stated ``content_type`` as the accepted MIME type it names, or ``ValueError``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"content_type must be a string, got {type(value).__name__}")
+    mime = value.partition(";")[0].strip().lower()
+    mime = MEDIA_TYPE_ALIASES.get(mime, mime)
+    if mime not in MEDIA_FORMATS:
+        raise ValueError(
+            f"content_type={value!r} is not a format the API lists: it accepts "
+            f"{', '.join(MEDIA_FORMATS)} ({accepted_formats()})"
+        )
+    return mime
+
+
+def _unpack(
+    source: object, file_name: object, content_type: object
+) -> tuple[object, object, object]:
+    """A ``(file_name, content[, content_type])`` tuple as its three parts, merged with
+    the keyword arguments (each may be given once, or twice alike)."""
+    if not isinstance(source, tuple):
+        return source, file_name, content_type
+    if len(source) not in (2, 3):
+        raise TypeError(
+            "a tuple source is (file_name, content) or (file_name, content, content_type), "
+            f"got {len(source)} items"
+        )
+    name, content, *rest = source
+    stated = rest[0] if rest else None
+    if isinstance(content, tuple):
+        raise TypeError("the content of a tuple source cannot be a tuple")
+    for label, inside, keyword in (
+        ("file_name", name, file_name),
+        ("content_type", stated, content_type),
+    ):
+        if inside is not None and keyword is not None and inside != keyword:
+            raise ValueError(
+                f"{label} is given twice, as {inside!r} in the tuple and {keyword!r}: give it once"
+            )
+    return content, file_name if name is None else name, content_type if stated is None else stated
 
 
 def media_format(head: bytes, name: str | None, what: str) -> str:
     """The accepted format of a file from its first bytes, else from its name's extension.
 
     Raises:
-        ValueError: Neither tells an accepted format.
+        ValueError: The first bytes tell a format the API does not list, or neither they
+            nor the name tell an accepted format.
     """
-    mime = sniff_format(head)
+    mime = identify_format(head)
+    if mime is not None and mime not in MEDIA_FORMATS:
+        # Named as what it is, whatever its name says: an iPhone's IMG_0001.HEIC, or a
+        # GIF renamed .jpg, is not sent as something the API takes.
+        raise ValueError(
+            f"{what} is not an accepted format ({describe_format(mime)}): the API accepts "
+            f"{accepted_formats()}. Convert it first, or pass content_type= if you know "
+            "better"
+        )
     if mime is None and name:
         mime = MEDIA_EXTENSIONS.get(os.path.splitext(name)[1].lower())
     if mime is None:
@@ -530,7 +652,8 @@ def media_format(head: bytes, name: str | None, what: str) -> str:
         accepted = ", ".join(label for _, label, _ in MEDIA_FORMATS.values())
         raise ValueError(
             f"{what} is not an accepted format ({accepted}): its first bytes are none of "
-            "theirs, and its name has none of their extensions"
+            "theirs, and its name has none of their extensions (pass content_type= if you "
+            "know which it is)"
         )
     return mime
 
@@ -544,8 +667,8 @@ def media_type_for(mime: str, requested: str | None, what: str) -> str:
     if mime not in _ACCEPTED[requested]:
         labels = ", ".join(MEDIA_FORMATS[m][1] for m in _ACCEPTED[requested])
         raise ValueError(
-            f"{_describe(what, mime)}: it cannot be uploaded as type={requested!r} "
-            f"({requested}s may be {labels})"
+            f"{what} is {describe_format(mime)}: it cannot be uploaded as "
+            f"type={requested!r} ({requested}s may be {labels})"
         )
     return requested
 
@@ -697,25 +820,29 @@ async def _prepare(
     source: object,
     requested: object,
     file_name: object,
+    content_type: object,
     size: object,
     on_progress: UploadProgressCallback | None,
 ) -> _Upload:
     """Check everything that can be checked before sending, and build the body."""
+    source, file_name, content_type = _unpack(source, file_name, content_type)
     media_type = check_media_type(requested)
     name = check_file_name(file_name)
+    stated = check_content_type(content_type)
     given = _check_size_argument(size)
     if on_progress is not None and not callable(on_progress):
         raise TypeError(f"on_progress must be callable, got {type(on_progress).__name__}")
     opened = await _open_source(source, given)
+    built = False
     try:
-        what = _what(source, opened, name)
+        what = opened.what = _what(source, opened, name)
         if not opened.head:
             raise ValueError(f"{what} is empty: there is nothing to upload")
-        mime = media_format(opened.head, name or opened.name, what)
+        mime = stated or media_format(opened.head, name or opened.name, what)
         media_type = media_type_for(mime, media_type, what)
         if opened.size is not None:
             check_upload_size(opened.size, media_type, what)
-        return _Upload(
+        upload = _Upload(
             opened,
             media_type=media_type,
             mime=mime,
@@ -723,9 +850,11 @@ async def _prepare(
             on_progress=on_progress,
             what=what,
         )
-    except BaseException:
-        await opened.aclose()
-        raise
+        built = True
+        return upload
+    finally:
+        if not built:  # refused (or cancelled): the source was handed to us to close
+            await opened.aclose()
 
 
 def _what(source: object, opened: _Source, name: str | None) -> str:

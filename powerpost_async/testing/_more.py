@@ -48,6 +48,7 @@ from powerpost_async._limits import (
     MAX_VIDEO_BYTES,
     MEDIA_EXTENSIONS,
     MEDIA_FORMATS,
+    MEDIA_TYPE_ALIASES,
     MEDIA_TYPES,
     POSTS_PATH,
     SCOPES,
@@ -56,7 +57,8 @@ from powerpost_async._limits import (
     VIDEO_GENERATIONS_PATH,
     VIDEO_MODELS,
     VIDEO_SIZES,
-    sniff_format,
+    describe_format,
+    identify_format,
 )
 from powerpost_async.testing._core import (
     _ApiError,
@@ -487,11 +489,15 @@ class More:
             )
         if upload.size == 0:
             raise _invalid("file is empty")
-        mime = sniff_format(upload.head) or _declared(upload.content_type, upload.file_name)
+        # The content decides, as the SDK's own check does: a format the API does not
+        # list (a HEIC, a GIF) is refused whatever the part's content type claims.
+        found = identify_format(upload.head)
+        mime = found or _declared(upload.content_type, upload.file_name)
         accepted = IMAGE_FORMATS if media_type == "image" else VIDEO_FORMATS
         if mime is None or mime not in accepted:
             names = ", ".join(MEDIA_FORMATS[m][1] for m in accepted)
-            raise _invalid(f"Unsupported {media_type} format: accepted are {names}")
+            seen = "" if found is None else f" ({describe_format(found)})"
+            raise _invalid(f"Unsupported {media_type} format{seen}: accepted are {names}")
         media_id = self._new_media_id()
         file_name = upload.file_name or f"upload{MEDIA_FORMATS[mime][2]}"
         media = _Media(
@@ -1391,7 +1397,7 @@ def _declared(content_type: str | None, file_name: str | None) -> str | None:
     """The format the part's content type, or else its file name's extension, claims."""
     if content_type:
         mime = content_type.partition(";")[0].strip().lower()
-        mime = {"image/jpg": "image/jpeg", "video/mov": "video/quicktime"}.get(mime, mime)
+        mime = MEDIA_TYPE_ALIASES.get(mime, mime)
         if mime in MEDIA_FORMATS:
             return mime
     if file_name and "." in file_name:

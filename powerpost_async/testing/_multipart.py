@@ -24,6 +24,8 @@ import attrs
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 from multidict import CIMultiDict
 
+from powerpost_async._limits import SNIFF_BYTES
+
 if TYPE_CHECKING:
     from aiohttp import web
 
@@ -39,8 +41,8 @@ __all__ = [
     "read_chunks",
 ]
 
-#: How many leading bytes of the file are kept, for sniffing its format.
-HEAD_BYTES = 64
+#: How many leading bytes of the file are kept, for sniffing its format (as the SDK).
+HEAD_BYTES = SNIFF_BYTES
 #: Most bytes kept of the ``type`` field (and read of any other non-file field).
 _MAX_FIELD = 1024
 #: Most parts in one upload, and most header bytes of one part.
