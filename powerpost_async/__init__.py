@@ -61,6 +61,8 @@ from ._fleet import Coordinator, FleetMember
 from ._media import (
     MediaResource,
     MediaWithResponse,
+    UploadContent,
+    UploadFileNotFoundError,
     UploadProgressCallback,
     UploadSource,
 )
@@ -203,6 +205,8 @@ __all__ = [
     "Transport",
     "UnprocessableEntityError",
     "Unset",
+    "UploadContent",
+    "UploadFileNotFoundError",
     "UploadProgressCallback",
     "UploadSource",
     "UseClientDefault",

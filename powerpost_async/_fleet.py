@@ -90,13 +90,13 @@ class FleetMember(Protocol):
         e.g. ``images:<id>``, ``posts:<id>``."""
         ...
 
-    def lead(self, generation_ids: Collection[str]) -> None:
+    def lead(self, job_ids: Collection[str]) -> None:
         """Sweep (or poll) for these ids, awaited somewhere in the fleet; an empty
         collection stops leading. Each call replaces the previous set."""
         ...
 
-    def fed(self, generation_id: str) -> None:
-        """A webhook said this generation finished (passed on to the leader)."""
+    def fed(self, job_id: str) -> None:
+        """A webhook said this job finished (passed on to the leader)."""
         ...
 
     def paused(self, seconds: float) -> None:

@@ -117,6 +117,8 @@ EXPECTED = [
     "Transport",
     "UnprocessableEntityError",
     "Unset",
+    "UploadContent",
+    "UploadFileNotFoundError",
     "UploadProgressCallback",
     "UploadSource",
     "UseClientDefault",
@@ -145,6 +147,7 @@ def test_every_exported_name_exists_and_is_public() -> None:
         "ResearchMode",
         "KNOWN_POST_TYPES",
         "KNOWN_RESEARCH_MODES",
+        "UploadContent",
         "UploadSource",
     }
     for name in powerpost_async.__all__:

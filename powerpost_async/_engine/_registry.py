@@ -114,7 +114,7 @@ class Holder:
         joined: float = 0.0,
         for_fleet: bool = False,
     ) -> None:
-        self.strategy = strategy
+        self.strategy: Strategy = strategy
         #: Holds ids for other processes of the fleet (this one leads), not for a call.
         self.for_fleet = for_fleet
         #: The fleet's leader answers for its ids, not this process (never for "poll").
