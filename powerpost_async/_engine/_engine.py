@@ -9,7 +9,6 @@ releases them in its ``finally``, whatever happens.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
@@ -232,6 +231,12 @@ class Engine(EngineCore):
             await inner.aclose()
             telemetry.end_wait(span, failure)
 
+    async def _alarm(self, deadline: float, wake: list[asyncio.Future[None] | None]) -> None:
+        """Sleep until ``deadline`` on the clock, then wake the waiting call."""
+        while (left := deadline - self._clock()) > 0:
+            await self._sleep(left)
+        _wake(wake)
+
     async def _outcomes_of(
         self,
         ids: list[str],
@@ -269,6 +274,7 @@ class Engine(EngineCore):
         watches = self._hold(holder, ids)
         results: dict[str, Any] = {}
         errors: dict[str, Exception] = {}
+        alarm: asyncio.Future[None] | None = None
         try:
             progress.observe(watches)
             for watch in watches:  # already answered for another caller: ours too
@@ -281,10 +287,13 @@ class Engine(EngineCore):
                         raise holder.error
                     if deadline is not None and self._clock() >= deadline:
                         raise _Deadline()
+                    if deadline is not None and alarm is None:
+                        # One sleeper for the whole call, not one per wake-up: answers
+                        # are filed one by one as they arrive.
+                        alarm = asyncio.ensure_future(self._alarm(deadline, wake))
                     waiter = wake[0] = asyncio.get_running_loop().create_future()
                     try:
-                        left = math.inf if deadline is None else deadline - self._clock()
-                        await sleep_until_done(waiter, left, self._sleep)
+                        await waiter
                     finally:
                         wake[0] = None
                 watch = finished.popleft()
@@ -316,7 +325,17 @@ class Engine(EngineCore):
             ) from None
         finally:
             progress.close()
+            if alarm is not None and not alarm.done():
+                alarm.cancel()
+                # asyncio.wait, not `await alarm`: our own cancellation must propagate.
+                await asyncio.wait({alarm})
             await self._release(holder, watches)
+
+
+def _wake(wake: list[asyncio.Future[None] | None]) -> None:
+    waiter = wake[0]
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 def _outcome(watch: Watch) -> Any:
