@@ -257,9 +257,7 @@ class Engine(EngineCore):
             if watch is not None:  # None: the call must end (holder.error)
                 finished.append(watch)
                 progress.changed(watch)
-            waiter = wake[0]
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            _wake(wake)
 
         holder = self._holder(
             wanted.strategy,
